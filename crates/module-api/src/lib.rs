@@ -1,1 +1,166 @@
-//! placeholder
+//! The contract between tend and a module: typed parameters, a query → plan → apply shape,
+//! and the [`Host`] handle through which a module observes and changes a managed host.
+//!
+//! Builtin modules and user modules use exactly this API. A module:
+//! 1. declares its parameters as a serde struct with `#[serde(deny_unknown_fields)]`; the
+//!    compiler checks playbook arguments against it before any host is contacted;
+//! 2. **queries** the host ([`Module::query`]) for the state it cares about, changing nothing;
+//! 3. **plans** ([`Module::plan`], pure) what would change, with the diff and the values a
+//!    check-mode run reports;
+//! 4. **applies** ([`Module::apply`]) the plan, unless the run is in check mode.
+//!
+//! Check mode and `--diff` therefore come from the same code path as a real run.
+//! Modules never see SSH: they drive the host through [`Host`], which speaks POSIX `sh`.
+
+pub mod args;
+mod host;
+pub mod mode;
+mod outcome;
+mod registry;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use host::{FileKind, FileStat, Host, WriteOptions};
+pub use outcome::{Diff, Outcome};
+pub use registry::{lookup, module_names, DynModule, ModuleEntry};
+pub use tend_transport::{quote, ExecOutput, TransportError};
+
+#[doc(hidden)]
+pub use inventory as __inventory;
+
+/// How a module takes a free-form string (`command: ls -l`), if it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeForm {
+    /// Arguments are only `key: value` pairs (or `key=value` shorthand).
+    No,
+    /// The free-form text becomes the `_raw_params` parameter; `key=value` words are taken
+    /// out of it only for the module's own known keys (as Ansible does for `command`).
+    RawParams,
+}
+
+/// What a module decided after looking at the host.
+#[derive(Debug)]
+pub enum Planned<A> {
+    /// Nothing to change. The outcome is reported as is (normally `ok`).
+    Done(Outcome),
+    /// A change to make. `preview` is what check mode reports instead of applying it:
+    /// normally `changed` with the diff a real run would show.
+    Change { action: A, preview: Outcome },
+}
+
+/// A module. See the crate docs for the query → plan → apply shape.
+#[async_trait]
+pub trait Module: Send + Sync + 'static {
+    /// Typed parameters. Use `#[serde(deny_unknown_fields)]` and document each field.
+    type Params: DeserializeOwned + Send + Sync;
+    /// What `query` observed on the host.
+    type Observed: Send;
+    /// What `plan` decided to do.
+    type Action: Send;
+
+    /// The name used in playbooks (`file`); `ansible.builtin.file` resolves to it too.
+    const NAME: &'static str;
+    const FREE_FORM: FreeForm = FreeForm::No;
+
+    /// Observes the host. Must not change anything on it.
+    async fn query(
+        &self,
+        params: &Self::Params,
+        ctx: &Context<'_>,
+    ) -> Result<Self::Observed, ModuleError>;
+
+    /// Decides what would change. Pure: no host access, so it is unit-testable.
+    fn plan(
+        &self,
+        params: &Self::Params,
+        observed: Self::Observed,
+        ctx: &Context<'_>,
+    ) -> Result<Planned<Self::Action>, ModuleError>;
+
+    /// Carries out the plan. Only called outside check mode.
+    async fn apply(
+        &self,
+        params: &Self::Params,
+        action: Self::Action,
+        ctx: &Context<'_>,
+    ) -> Result<Outcome, ModuleError>;
+}
+
+/// Everything a module may use while it runs on one host for one task.
+pub struct Context<'a> {
+    pub host: &'a Host,
+    pub check_mode: bool,
+    pub diff: bool,
+    /// Controller-side services: templating with the task's variables, local file lookup.
+    pub controller: &'a dyn Controller,
+}
+
+/// Where a module looks for a controller-side file named relatively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    /// `files/` (copy's `src`)
+    Files,
+    /// `templates/` (template's `src`)
+    Templates,
+}
+
+/// Controller-side services for the module of one task on one host.
+pub trait Controller: Send + Sync {
+    /// Renders a template file's text with the task's variables.
+    fn render_template(&self, source: &str, name: &str) -> Result<String, ModuleError>;
+    /// Evaluates a bare Jinja expression (`assert`'s `that`), which must give a boolean.
+    fn eval_condition(&self, expr: &str) -> Result<bool, ModuleError>;
+    /// Evaluates a bare Jinja expression to a value (`debug`'s `var`).
+    fn eval_expr(&self, expr: &str) -> Result<Value, ModuleError>;
+    /// Finds a controller-side file by the name a playbook gave it: an absolute path, or
+    /// relative to the role's/playbook's `files/` or `templates/` directory, then the playbook dir.
+    fn find_file(&self, kind: SearchKind, name: &str) -> Result<std::path::PathBuf, ModuleError>;
+}
+
+/// Why a module could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// The parameters do not fit the module (at run time, after templating).
+    #[error("{0}")]
+    Args(#[from] args::ArgError),
+    /// The task failed on the host; the message is shown to the user.
+    #[error("{msg}")]
+    Failed {
+        msg: String,
+        /// Extra values to report (stdout, rc, ...).
+        values: serde_json::Map<String, Value>,
+    },
+    /// The host could not be reached or was lost.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+impl ModuleError {
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleError::Failed {
+            msg: msg.into(),
+            values: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Registers a module type with the global module registry.
+///
+/// ```ignore
+/// tend_module_api::register_module!(FileModule);
+/// ```
+#[macro_export]
+macro_rules! register_module {
+    ($module:expr) => {
+        $crate::__inventory::submit! {
+            $crate::ModuleEntry::new(|| ::std::boxed::Box::new($crate::registry_adapter($module)))
+        }
+    };
+}
+
+#[doc(hidden)]
+pub fn registry_adapter<M: Module>(module: M) -> registry::Adapter<M> {
+    registry::Adapter(module)
+}

@@ -1,0 +1,99 @@
+//! The module registry: every crate linked into the binary submits its modules here, so there
+//! is no hand-kept list to forget to update.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::args::{self, ArgError, ArgMode};
+use crate::{Context, FreeForm, Module, ModuleError, Outcome, Planned};
+
+/// A module with its parameter type erased, as the compiler and executor hold it.
+#[async_trait]
+pub trait DynModule: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn free_form(&self) -> FreeForm;
+    /// Checks playbook arguments against the typed params before any host is contacted.
+    /// Template strings count as "any value of the right type".
+    fn check_args(&self, args: &Value) -> Result<(), ArgError>;
+    /// Runs the module on one host: query, plan and, outside check mode, apply.
+    async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<Outcome, ModuleError>;
+}
+
+#[doc(hidden)]
+pub struct Adapter<M>(pub M);
+
+#[async_trait]
+impl<M: Module> DynModule for Adapter<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+
+    fn free_form(&self) -> FreeForm {
+        M::FREE_FORM
+    }
+
+    fn check_args(&self, args: &Value) -> Result<(), ArgError> {
+        args::from_args::<M::Params>(args, ArgMode::Compile).map(drop)
+    }
+
+    async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+        let params = args::from_args::<M::Params>(args, ArgMode::Run)?;
+        let observed = self.0.query(&params, ctx).await?;
+        match self.0.plan(&params, observed, ctx)? {
+            Planned::Done(outcome) => Ok(outcome),
+            Planned::Change { preview, .. } if ctx.check_mode => Ok(preview),
+            Planned::Change { action, preview } => {
+                let mut outcome = self.0.apply(&params, action, ctx).await?;
+                // The plan computed the diff from what it observed; apply rarely knows better.
+                if outcome.diffs.is_empty() {
+                    outcome.diffs = preview.diffs;
+                }
+                Ok(outcome)
+            }
+        }
+    }
+}
+
+/// One registered module.
+pub struct ModuleEntry {
+    make: fn() -> Box<dyn DynModule>,
+}
+
+impl ModuleEntry {
+    pub const fn new(make: fn() -> Box<dyn DynModule>) -> Self {
+        ModuleEntry { make }
+    }
+}
+
+inventory::collect!(ModuleEntry);
+
+fn registry() -> &'static BTreeMap<&'static str, Box<dyn DynModule>> {
+    static REGISTRY: OnceLock<BTreeMap<&'static str, Box<dyn DynModule>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        inventory::iter::<ModuleEntry>
+            .into_iter()
+            .map(|entry| {
+                let module = (entry.make)();
+                (module.name(), module)
+            })
+            .collect()
+    })
+}
+
+/// Finds a module by the name a playbook uses: `file`, `ansible.builtin.file` or
+/// `ansible.legacy.file`.
+pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    registry().get(short).map(|m| m.as_ref())
+}
+
+/// Every registered module name, sorted (for "did you mean" and `tend doc`).
+pub fn module_names() -> Vec<&'static str> {
+    registry().keys().copied().collect()
+}

@@ -1,1 +1,256 @@
-fn main() {}
+//! The `tend` command: parses flags, loads inventory and playbook, runs, prints, picks the exit code.
+//!
+//! Only this binary prints and decides exit codes; the libraries report through types.
+
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Value};
+use tend_executor::{RunOptions, Runtime};
+use tend_inventory::Inventory;
+use tend_transport::{HostKeyMode, KnownHostsPolicy};
+
+/// Exit codes as ansible-playbook uses them.
+const EXIT_ERROR: u8 = 1;
+const EXIT_BAD_OPTIONS: u8 = 5;
+
+#[derive(Parser)]
+#[command(name = "tend", version, about = "Agentless configuration management: Ansible playbooks, compiled, over SSH")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a playbook against an inventory (like ansible-playbook).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Playbook file(s), run in order.
+    #[arg(required = true)]
+    playbooks: Vec<PathBuf>,
+    /// Inventory file, directory or comma-separated host list; repeatable.
+    #[arg(short = 'i', long = "inventory")]
+    inventory: Vec<String>,
+    /// Further limit the selected hosts to this pattern.
+    #[arg(short = 'l', long = "limit")]
+    limit: Option<String>,
+    /// Extra variables: key=value pairs, JSON/YAML, or @file; repeatable.
+    #[arg(short = 'e', long = "extra-vars")]
+    extra_vars: Vec<String>,
+    /// Predict changes without making any.
+    #[arg(short = 'C', long = "check")]
+    check: bool,
+    /// Show the differences in changed files and attributes.
+    #[arg(short = 'D', long = "diff")]
+    diff: bool,
+    /// Hosts worked on in parallel.
+    #[arg(short = 'f', long = "forks", default_value_t = 5)]
+    forks: usize,
+    /// Connect as this user when the inventory names none.
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Run tasks with become (passwordless sudo).
+    #[arg(short = 'b', long = "become")]
+    become_: bool,
+    /// The user to become.
+    #[arg(long = "become-user")]
+    become_user: Option<String>,
+    /// SSH private key file when the inventory names none.
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    private_key: Option<PathBuf>,
+    /// Read the passphrase of an encrypted private key from the terminal.
+    #[arg(long = "ask-key-passphrase")]
+    ask_key_passphrase: bool,
+    /// known_hosts file(s) to check host keys against (default: ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts).
+    #[arg(long = "known-hosts")]
+    known_hosts: Vec<PathBuf>,
+    /// Record keys of hosts not yet in known_hosts (changed keys are still refused).
+    #[arg(long = "accept-new-host-keys")]
+    accept_new_host_keys: bool,
+    /// Do not check host keys at all (like ANSIBLE_HOST_KEY_CHECKING=False).
+    #[arg(long = "no-host-key-checking")]
+    no_host_key_checking: bool,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout", default_value_t = 10)]
+    timeout: u64,
+    /// Run handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    force_handlers: bool,
+    /// Only compile the playbook(s) and report problems.
+    #[arg(long = "syntax-check")]
+    syntax_check: bool,
+    /// More output (-v shows every result).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_OPTIONS } else { 0 });
+        }
+    };
+    tend_modules::link();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Run(args) => match run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
+    }
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    // Everything is compiled before any host is contacted.
+    let mut playbooks = Vec::new();
+    let mut failed = false;
+    for path in &args.playbooks {
+        match tend_playbook::load_playbook(path) {
+            Ok(p) => playbooks.push(p),
+            Err(errors) => {
+                eprintln!("{errors}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Ok(EXIT_ERROR);
+    }
+    let inventory = if args.inventory.is_empty() {
+        Inventory::empty()
+    } else {
+        Inventory::load_many(&args.inventory).map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    let extra_vars = parse_extra_vars(&args.extra_vars)?;
+    if args.syntax_check {
+        for p in &playbooks {
+            println!("\nplaybook: {}", p.path.display());
+        }
+        return Ok(0);
+    }
+
+    let mut options = RunOptions::new(known_hosts_policy(&args));
+    options.check = args.check;
+    options.diff = args.diff;
+    options.forks = args.forks.max(1);
+    options.limit = args.limit.clone();
+    options.extra_vars = extra_vars;
+    options.become_ = args.become_;
+    options.become_user = args.become_user.clone();
+    options.remote_user = args.user.clone();
+    options.private_key_file = args.private_key.clone();
+    options.connect_timeout = Duration::from_secs(args.timeout);
+    options.force_handlers = args.force_handlers;
+    options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
+    if args.ask_key_passphrase {
+        options.key_passphrase =
+            Some(rpassword::prompt_password("SSH key passphrase: ").context("reading the key passphrase")?);
+    }
+
+    let printer = Arc::new(output::Printer::stdout(args.verbose));
+    let runtime = Runtime {
+        connector: Arc::new(tend_ssh::SshConnector::default()),
+        sink: printer.clone(),
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut summary = tend_executor::RunSummary::default();
+    for playbook in &playbooks {
+        let s = tokio
+            .block_on(tend_executor::run_playbook(playbook, &inventory, &options, &runtime))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        merge(&mut summary, s);
+    }
+    printer.recap(&summary);
+    Ok(summary.exit_code() as u8)
+}
+
+fn merge(into: &mut tend_executor::RunSummary, from: tend_executor::RunSummary) {
+    for (host, s) in from.hosts {
+        match into.hosts.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, t)) => {
+                t.ok += s.ok;
+                t.changed += s.changed;
+                t.unreachable += s.unreachable;
+                t.failed += s.failed;
+                t.skipped += s.skipped;
+                t.rescued += s.rescued;
+                t.ignored += s.ignored;
+            }
+            None => into.hosts.push((host, s)),
+        }
+    }
+}
+
+fn known_hosts_policy(args: &RunArgs) -> KnownHostsPolicy {
+    let files = if args.known_hosts.is_empty() {
+        let mut files = Vec::new();
+        if let Some(home) = std::env::var_os("HOME") {
+            files.push(Path::new(&home).join(".ssh/known_hosts"));
+        }
+        files.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
+        files
+    } else {
+        args.known_hosts.clone()
+    };
+    let env_off = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "0" | "off"))
+        .unwrap_or(false);
+    let mode = if args.no_host_key_checking || env_off {
+        HostKeyMode::Off
+    } else if args.accept_new_host_keys {
+        HostKeyMode::AcceptNew
+    } else {
+        HostKeyMode::Strict
+    };
+    KnownHostsPolicy { files, mode }
+}
+
+/// `-e` values: `@file`, a JSON/YAML mapping, or `key=value` words. Later ones win.
+fn parse_extra_vars(values: &[String]) -> Result<Map<String, Value>> {
+    let mut vars = Map::new();
+    for raw in values {
+        let raw = raw.trim();
+        let parsed = if let Some(file) = raw.strip_prefix('@') {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading extra vars file {file}"))?;
+            yaml_mapping(&text).with_context(|| format!("extra vars file {file}"))?
+        } else if raw.starts_with('{') {
+            yaml_mapping(raw).context("extra vars")?
+        } else {
+            let map = tend_playbook::kv::parse_kv(raw, false);
+            if map.contains_key("_raw_params") {
+                bail!("extra vars must be key=value pairs, JSON/YAML or @file: `{raw}`");
+            }
+            map
+        };
+        vars.extend(parsed);
+    }
+    Ok(vars)
+}
+
+fn yaml_mapping(text: &str) -> Result<Map<String, Value>> {
+    let node = tend_yaml::load_one(text).map_err(|e| anyhow::anyhow!("malformed YAML: {e}"))?;
+    match node.to_json() {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => bail!("must be a mapping"),
+    }
+}

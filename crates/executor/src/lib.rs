@@ -1,1 +1,77 @@
-//! placeholder
+//! Runs a compiled playbook across an inventory with Ansible's linear strategy.
+//!
+//! The executor owns connections (one per host for the whole run), variables, conditions,
+//! loops, registered results, handlers and the per-host counts. It never prints: everything a
+//! user sees is an [`Event`] handed to the caller's [`EventSink`].
+
+mod controller;
+mod events;
+mod facts;
+mod run;
+mod vars;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tend_transport::{Connector, KnownHostsPolicy};
+
+pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status};
+pub use run::run_playbook;
+
+/// How a run behaves: the `tend run` flags, resolved.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    /// Hosts worked on at once.
+    pub forks: usize,
+    /// `--limit` pattern.
+    pub limit: Option<String>,
+    /// `-e`: the highest-precedence variables.
+    pub extra_vars: Map<String, Value>,
+    /// `-b`: become for every task that does not say otherwise.
+    pub become_: bool,
+    pub become_user: Option<String>,
+    /// `-u`: the SSH user when the inventory names none.
+    pub remote_user: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub key_passphrase: Option<String>,
+    pub known_hosts: KnownHostsPolicy,
+    pub connect_timeout: Duration,
+    pub force_handlers: bool,
+}
+
+impl RunOptions {
+    pub fn new(known_hosts: KnownHostsPolicy) -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: 5,
+            limit: None,
+            extra_vars: Map::new(),
+            become_: false,
+            become_user: None,
+            remote_user: None,
+            private_key_file: None,
+            key_passphrase: None,
+            known_hosts,
+            connect_timeout: Duration::from_secs(10),
+            force_handlers: false,
+        }
+    }
+}
+
+/// Why a run could not start (as opposed to hosts failing, which is in the summary).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid host pattern: {0}")]
+    Pattern(String),
+}
+
+/// What the executor needs from the outside world.
+pub struct Runtime {
+    pub connector: Arc<dyn Connector>,
+    pub sink: Arc<dyn EventSink>,
+}

@@ -36,10 +36,14 @@ pub enum LabError {
         stderr: String,
     },
 
-    #[error("invalid lab network {value:?}: {reason} (expected e.g. 127.81, 127.81.3 or 127.81.0.0/16)")]
+    #[error(
+        "invalid lab network {value:?}: {reason} (expected e.g. 127.81, 127.81.3 or 127.81.0.0/16)"
+    )]
     BadNetwork { value: String, reason: String },
 
-    #[error("lab address {addr} is outside 127.0.0.0/8; the lab only ever uses loopback addresses")]
+    #[error(
+        "lab address {addr} is outside 127.0.0.0/8; the lab only ever uses loopback addresses"
+    )]
     NotLoopback { addr: Ipv4Addr },
 
     #[error("{addr}:{port} is already taken ({reason}); refusing to start a host there")]
@@ -63,7 +67,9 @@ pub enum LabError {
     #[error("unusable lab directory {path}: {reason}")]
     BadDir { path: PathBuf, reason: String },
 
-    #[error("host {host} ({addr}) did not come up: {reason}\n--- sshd log ({log_path}) ---\n{log}")]
+    #[error(
+        "host {host} ({addr}) did not come up: {reason}\n--- sshd log ({log_path}) ---\n{log}"
+    )]
     HostStart {
         host: String,
         addr: Ipv4Addr,

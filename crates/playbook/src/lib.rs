@@ -1,1 +1,11 @@
-//! placeholder
+//! Playbooks: the model of plays and tasks, and the compiler that builds it from Ansible YAML.
+//!
+//! `load_playbook` reads a file, resolves every task's module through the registry and checks
+//! its arguments against the module's typed params, so a run only starts from a valid plan.
+
+mod compile;
+pub mod kv;
+mod model;
+
+pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
+pub use model::{Location, Loop, Play, Playbook, Privilege, Task};

@@ -1,1 +1,453 @@
-//! placeholder
+//! Ansible-flavoured Jinja2 templating on minijinja: native-typed rendering, conditionals, Ansible's filters and tests.
+//!
+//! Semantics follow ansible-core 2.19 (checked against it where noted in the tests):
+//! - a string that is a single template node (`"{{ expr }}"`) yields the expression's native
+//!   value; any other template yields a string;
+//! - undefined values are chainable (`foo.bar is defined`, `foo.bar | default(1)`) but an error
+//!   when printed or returned, naming the variable;
+//! - `True`/`False`/`None` and containers print as Python does;
+//! - conditionals must produce a boolean.
+//!
+//! Known deviation (minijinja has no "strict but chainable" undefined): an undefined value used
+//! inside `{% if %}`, `not`, a comparison or a `{% for %}` counts as false/empty instead of failing
+//! as it does in Ansible. A conditional whose *result* is undefined does fail, naming the variable.
+
+mod error;
+mod filters;
+mod pyfmt;
+mod pyjson;
+mod tests;
+mod version;
+mod yaml;
+
+use std::borrow::Cow;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Value, ValueKind};
+use minijinja::{AutoEscape, Environment, Error, State, UndefinedBehavior};
+use serde_json::Value as Json;
+
+pub use error::TemplateError;
+
+use error::{convert, undefined_for, ErrorContext};
+
+/// Template name that switches the formatter into value-capturing mode (see [`Capture`]).
+const NATIVE_NAME: &str = "<template>";
+/// Name given to template files when the caller gives none.
+const FILE_NAME: &str = "<template file>";
+/// Auto-escape mode used as a flag: minijinja hands the formatter the template's auto-escape
+/// setting, which is the one per-render switch a formatter can see.
+const NATIVE_ESCAPE: &str = "tend-native";
+
+/// Whether `s` contains template markers (`{{`, `{%` or `{#`).
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The values a native-mode render printed. One value and no other output means the template
+/// was a single node, whose value is returned as is (Ansible's native templating).
+#[derive(Default)]
+struct Capture {
+    count: usize,
+    first: Option<Value>,
+}
+
+/// The templating engine. Build once and share (`Send + Sync`); every method takes `&self`.
+pub struct Templater {
+    env: Environment<'static>,
+}
+
+impl Default for Templater {
+    fn default() -> Self {
+        Templater::new()
+    }
+}
+
+impl std::fmt::Debug for Templater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templater").finish_non_exhaustive()
+    }
+}
+
+impl Templater {
+    pub fn new() -> Templater {
+        let mut env = Environment::new();
+        // Debug mode makes minijinja remember where each undefined value came from, which is
+        // how errors get to name `foo.bar`; its cost is paid only when an error is built.
+        env.set_debug(true);
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        // Ansible's settings for both strings and template files: trim_blocks on, lstrip off, and
+        // the trailing newline dropped by Jinja then restored by Ansible (see `restore_newlines`).
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(false)
+            .keep_trailing_newline(false)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.set_auto_escape_callback(|name| {
+            if name == NATIVE_NAME {
+                AutoEscape::Custom(Cow::Borrowed(NATIVE_ESCAPE))
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(format_value);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        filters::register(&mut env);
+        tests::register(&mut env);
+        Templater { env }
+    }
+
+    /// Renders every string inside `value` recursively (map keys too). A string that is exactly
+    /// one template node returns that node's native value; other templates render to strings;
+    /// strings without template markers are returned untouched.
+    pub fn render_value(&self, value: &Json, vars: &Json) -> Result<Json, TemplateError> {
+        let mut ctx = None;
+        self.render_value_inner(value, vars, &mut ctx)
+    }
+
+    fn render_value_inner(
+        &self,
+        value: &Json,
+        vars: &Json,
+        ctx: &mut Option<Value>,
+    ) -> Result<Json, TemplateError> {
+        match value {
+            Json::String(s) => {
+                if !is_template(s) {
+                    return Ok(value.clone());
+                }
+                let ctx = ctx.get_or_insert_with(|| Value::from_serialize(vars));
+                self.render_native(s, ctx, vars)
+            }
+            Json::Array(items) => items
+                .iter()
+                .map(|item| self.render_value_inner(item, vars, ctx))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Json::Array),
+            Json::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (key, item) in map {
+                    let key = if is_template(key) {
+                        let ctx = ctx.get_or_insert_with(|| Value::from_serialize(vars));
+                        match self.render_native(key, ctx, vars)? {
+                            Json::String(s) => s,
+                            other => json_key_string(&other),
+                        }
+                    } else {
+                        key.clone()
+                    };
+                    out.insert(key, self.render_value_inner(item, vars, ctx)?);
+                }
+                Ok(Json::Object(out))
+            }
+            _ => Ok(value.clone()),
+        }
+    }
+
+    /// Renders one string, with native types for a single-node template.
+    pub fn render_str(&self, s: &str, vars: &Json) -> Result<Json, TemplateError> {
+        if !is_template(s) {
+            return Ok(Json::String(s.to_string()));
+        }
+        self.render_native(s, &Value::from_serialize(vars), vars)
+    }
+
+    fn render_native(&self, source: &str, ctx: &Value, vars: &Json) -> Result<Json, TemplateError> {
+        let (output, capture) = self.render_captured(source, NATIVE_NAME, ctx, vars, false)?;
+        let native = match capture {
+            Some(Capture {
+                count: 1,
+                first: Some(value),
+            }) if pyfmt::py_output(&value).is_ok_and(|text| text == output) => value,
+            // Nothing printed at all (`{% if false %}…{% endif %}`): Ansible returns None.
+            Some(Capture { count: 0, .. }) | None if output.is_empty() => {
+                return Ok(Json::Null);
+            }
+            _ => return Ok(Json::String(restore_newlines(source, output))),
+        };
+        match to_json(&native)? {
+            Json::String(s) => Ok(Json::String(restore_newlines(source, s))),
+            other => Ok(other),
+        }
+    }
+
+    /// Renders a template file (the `template` module): always a string.
+    pub fn render_template(
+        &self,
+        source: &str,
+        name: &str,
+        vars: &Json,
+    ) -> Result<String, TemplateError> {
+        let name = if name.is_empty() || name == NATIVE_NAME {
+            FILE_NAME
+        } else {
+            name
+        };
+        let ctx = Value::from_serialize(vars);
+        let (output, _) = self.render_captured(source, name, &ctx, vars, true)?;
+        Ok(restore_newlines(source, output))
+    }
+
+    fn render_captured(
+        &self,
+        source: &str,
+        name: &str,
+        ctx: &Value,
+        vars: &Json,
+        report_line: bool,
+    ) -> Result<(String, Option<Capture>), TemplateError> {
+        let err_ctx = |undeclared| ErrorContext {
+            source,
+            offset: 0,
+            user_text: source,
+            vars,
+            undeclared,
+            report_line,
+        };
+        let tmpl = self
+            .env
+            .template_from_named_str(name, source)
+            .map_err(|e| convert(e, &err_ctx(None)))?;
+        match tmpl.render_captured(ctx.clone()) {
+            Ok(mut captured) => {
+                let capture = captured.with_state_mut(|state| {
+                    state
+                        .get_extension_mut::<Capture>()
+                        .map(std::mem::take)
+                });
+                Ok((captured.into_output(), capture))
+            }
+            Err(e) => {
+                let undeclared = tmpl.undeclared_variables(true).into_iter().collect();
+                Err(convert(e, &err_ctx(Some(undeclared))))
+            }
+        }
+    }
+
+    /// Evaluates a conditional (`when:`, `changed_when:`, `failed_when:`, `assert: that:`).
+    ///
+    /// The expression is bare; a `{{ }}`-wrapped one is accepted too, as Ansible does (with a
+    /// deprecation warning there). An empty conditional is true, as in Ansible. The result must be
+    /// a boolean (ansible-core 2.19): strings such as `"True"`, numbers, lists and `None` are
+    /// errors; an undefined result is an error naming the variable.
+    pub fn eval_condition(&self, expr: &str, vars: &Json) -> Result<bool, TemplateError> {
+        let (inner, offset) = unwrap_braces(expr);
+        if inner.trim().is_empty() {
+            return Ok(true);
+        }
+        let value = self.eval_inner(expr, inner, offset, vars)?;
+        if value.kind() == ValueKind::Bool {
+            return Ok(value.is_true());
+        }
+        Err(TemplateError::NotBoolean {
+            expr: expr.trim().to_string(),
+            type_name: pyfmt::type_name(&value).to_string(),
+            value: pyfmt::py_repr(&value).unwrap_or_else(|_| value.to_string()),
+        })
+    }
+
+    /// Evaluates a bare expression to its native value.
+    pub fn eval_expr(&self, expr: &str, vars: &Json) -> Result<Json, TemplateError> {
+        let value = self.eval_inner(expr, expr, 0, vars)?;
+        to_json(&value)
+    }
+
+    fn eval_inner(
+        &self,
+        user_text: &str,
+        inner: &str,
+        offset: usize,
+        vars: &Json,
+    ) -> Result<Value, TemplateError> {
+        let err_ctx = |undeclared| ErrorContext {
+            source: inner,
+            offset,
+            user_text,
+            vars,
+            undeclared,
+            report_line: false,
+        };
+        let compiled = self
+            .env
+            .compile_expression(inner)
+            .map_err(|e| convert(e, &err_ctx(None)))?;
+        let value = compiled
+            .eval(Value::from_serialize(vars))
+            .map_err(|e| convert(e, &err_ctx(Some(compiled.undeclared_variables(true).into_iter().collect()))))?;
+        if value.is_undefined() {
+            return Err(self.name_undefined_expr(inner, vars, &compiled));
+        }
+        Ok(value)
+    }
+
+    /// An expression evaluated to undefined; the value carries no name outside the engine, so
+    /// print it through a template, whose formatter error minijinja words with the expression path.
+    fn name_undefined_expr(
+        &self,
+        inner: &str,
+        vars: &Json,
+        compiled: &minijinja::Expression<'_, '_>,
+    ) -> TemplateError {
+        let source = format!("{{{{ {inner} }}}}");
+        match self.render_captured(&source, NATIVE_NAME, &Value::from_serialize(vars), vars, false)
+        {
+            Err(err @ TemplateError::Undefined { .. }) => err,
+            _ => {
+                let mut names: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+                names.sort();
+                match names.first() {
+                    Some(name) => undefined_for(name, vars),
+                    None => undefined_for(inner.trim(), vars),
+                }
+            }
+        }
+    }
+
+    /// Checks the syntax of a template string without rendering it.
+    pub fn check_template(&self, s: &str) -> Result<(), TemplateError> {
+        if !is_template(s) {
+            return Ok(());
+        }
+        let vars = Json::Null;
+        self.env
+            .template_from_named_str(NATIVE_NAME, s)
+            .map(|_| ())
+            .map_err(|e| {
+                convert(
+                    e,
+                    &ErrorContext {
+                        source: s,
+                        offset: 0,
+                        user_text: s,
+                        vars: &vars,
+                        undeclared: None,
+                        report_line: false,
+                    },
+                )
+            })
+    }
+
+    /// Checks the syntax of a bare expression (a conditional); `{{ }}` around it is accepted.
+    pub fn check_expr(&self, expr: &str) -> Result<(), TemplateError> {
+        let (inner, offset) = unwrap_braces(expr);
+        if inner.trim().is_empty() {
+            return Ok(());
+        }
+        let vars = Json::Null;
+        self.env.compile_expression(inner).map(|_| ()).map_err(|e| {
+            convert(
+                e,
+                &ErrorContext {
+                    source: inner,
+                    offset,
+                    user_text: expr,
+                    vars: &vars,
+                    undeclared: None,
+                    report_line: false,
+                },
+            )
+        })
+    }
+}
+
+/// Prints a value the way Jinja2 under Ansible does, failing on undefined values; in native
+/// mode also records the value so a single-node template can return it unconverted.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut State,
+    value: &Value,
+) -> Result<(), Error> {
+    if value.is_undefined() {
+        if is_silent_undefined(value) {
+            return Ok(());
+        }
+        return Err(pyfmt::undefined_error(value));
+    }
+    let text = pyfmt::py_output(value)?;
+    if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == NATIVE_ESCAPE) {
+        let capture = state.get_or_insert_extension_with(Capture::default);
+        capture.count += 1;
+        if capture.count == 1 {
+            capture.first = Some(value.clone());
+        }
+    }
+    out.write_str(&text).map_err(Error::from)
+}
+
+/// The undefined value of an `{{ x if cond }}` without `else` prints as nothing in Jinja2 even
+/// under strict undefined. minijinja marks it "silent"; that mark is not public, but a strict
+/// environment's default formatter honours it, so ask one.
+fn is_silent_undefined(value: &Value) -> bool {
+    static STRICT: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    let env = STRICT.get_or_init(|| {
+        let mut env = Environment::empty();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env
+    });
+    env.render_str("{{ v }}", minijinja::context! { v => value.clone() })
+        .is_ok()
+}
+
+/// Converts a template value into JSON (tuples become lists; undefined becomes an error).
+fn to_json(value: &Value) -> Result<Json, TemplateError> {
+    if value.is_undefined() {
+        return Err(TemplateError::Undefined {
+            name: String::new(),
+            detail: "undefined value".into(),
+        });
+    }
+    serde_json::to_value(value).map_err(|e| TemplateError::Render {
+        message: format!("cannot convert the template result to data: {e}"),
+    })
+}
+
+fn json_key_string(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Null => "None".into(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Ansible drops the template's final newline while rendering, then appends newlines until the
+/// result ends with as many as the template did.
+fn restore_newlines(template: &str, mut result: String) -> String {
+    let wanted = trailing_newlines(template);
+    let have = trailing_newlines(&result);
+    for _ in have..wanted {
+        result.push('\n');
+    }
+    result
+}
+
+fn trailing_newlines(s: &str) -> usize {
+    s.bytes().rev().take_while(|b| *b == b'\n').count()
+}
+
+/// Strips `{{ }}` (with optional whitespace control) around a conditional, returning the inner
+/// text and its byte offset in `expr`.
+fn unwrap_braces(expr: &str) -> (&str, usize) {
+    let trimmed = expr.trim();
+    let lead = expr.len() - expr.trim_start().len();
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+    {
+        if !inner.contains("{{") && !inner.contains("}}") {
+            let (inner, skip) = match inner.strip_prefix(['-', '+']) {
+                Some(rest) => (rest, 3),
+                None => (inner, 2),
+            };
+            let inner = inner
+                .strip_suffix(['-', '+'])
+                .unwrap_or(inner);
+            return (inner, lead + skip);
+        }
+    }
+    (expr, 0)
+}

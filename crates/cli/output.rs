@@ -1,0 +1,202 @@
+//! Prints run events the way ansible-playbook's default callback does: banners, one line per
+//! host result, diffs under `--diff`, and the PLAY RECAP.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+use similar::TextDiff;
+use tend_executor::{Event, EventSink, HostResult, RunSummary, Status};
+use tend_module_api::Diff;
+
+const WIDTH: usize = 80;
+/// Ansible's `max_diff_size`.
+const MAX_DIFF_BYTES: usize = 104_448;
+
+pub struct Printer {
+    out: Mutex<Box<dyn Write + Send>>,
+    color: bool,
+    verbosity: u8,
+}
+
+#[derive(Clone, Copy)]
+enum Color {
+    Green,
+    Yellow,
+    Red,
+    Cyan,
+    Magenta,
+}
+
+impl Printer {
+    pub fn stdout(verbosity: u8) -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Printer {
+            out: Mutex::new(Box::new(std::io::stdout())),
+            color,
+            verbosity,
+        }
+    }
+
+    fn paint(&self, color: Color, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match color {
+            Color::Green => "32",
+            Color::Yellow => "33",
+            Color::Red => "31",
+            Color::Cyan => "36",
+            Color::Magenta => "35",
+        };
+        format!("\x1b[0;{code}m{text}\x1b[0m")
+    }
+
+    fn write(&self, text: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            // A closed stdout (e.g. piped into `head`) must not abort the run.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    fn banner(title: &str) -> String {
+        let stars = WIDTH.saturating_sub(title.len() + 1).max(3);
+        format!("\n{title} {}\n", "*".repeat(stars))
+    }
+
+    pub fn recap(&self, summary: &RunSummary) {
+        let mut text = Self::banner("PLAY RECAP");
+        for (host, s) in &summary.hosts {
+            let color = if s.failed > 0 || s.unreachable > 0 {
+                Color::Red
+            } else if s.changed > 0 {
+                Color::Yellow
+            } else {
+                Color::Green
+            };
+            let field = |name: &str, n: u32, c: Color| {
+                let cell = format!("{name}={n:<4}");
+                if n > 0 {
+                    self.paint(c, &cell)
+                } else {
+                    cell
+                }
+            };
+            text.push_str(&format!(
+                "{} : {} {} {} {} {} {} {}\n",
+                self.paint(color, &format!("{host:<26}")),
+                field("ok", s.ok, Color::Green),
+                field("changed", s.changed, Color::Yellow),
+                field("unreachable", s.unreachable, Color::Red),
+                field("failed", s.failed, Color::Red),
+                field("skipped", s.skipped, Color::Cyan),
+                field("rescued", s.rescued, Color::Magenta),
+                field("ignored", s.ignored, Color::Magenta),
+            ));
+        }
+        text.push('\n');
+        self.write(&text);
+    }
+
+    fn result(&self, r: &HostResult, is_item: bool) {
+        let mut text = String::new();
+        for diff in &r.diffs {
+            text.push_str(&render_diff(diff));
+        }
+        let item = r
+            .item
+            .as_ref()
+            .map(|i| format!(" => (item={i})"))
+            .unwrap_or_default();
+        let show_result = r.verbose_always || self.verbosity > 0;
+        let line = match r.status {
+            Status::Ok | Status::Changed | Status::Skipped => {
+                let (word, color) = match r.status {
+                    Status::Ok => ("ok", Color::Green),
+                    Status::Changed => ("changed", Color::Yellow),
+                    _ => ("skipping", Color::Cyan),
+                };
+                let body = if show_result && r.status != Status::Skipped {
+                    format!(" => {}", pretty(&r.result))
+                } else {
+                    String::new()
+                };
+                self.paint(color, &format!("{word}: [{}]{item}{body}", r.host))
+            }
+            Status::Failed if is_item => self.paint(
+                Color::Red,
+                &format!("failed: [{}] (item={}) => {}", r.host, r.item.as_deref().unwrap_or(""), compact(&r.result)),
+            ),
+            Status::Failed => self.paint(Color::Red, &format!("fatal: [{}]: FAILED! => {}", r.host, compact(&r.result))),
+            Status::Unreachable => self.paint(
+                Color::Red,
+                &format!("fatal: [{}]: UNREACHABLE! => {}", r.host, compact(&r.result)),
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+        if r.ignored {
+            text.push_str(&self.paint(Color::Cyan, "...ignoring"));
+            text.push('\n');
+        }
+        self.write(&text);
+    }
+}
+
+impl EventSink for Printer {
+    fn event(&self, event: Event) {
+        match event {
+            Event::PlayStart { name } => self.write(&Self::banner(&format!("PLAY [{name}]"))),
+            Event::NoHostsMatched => self.write("skipping: no hosts matched\n"),
+            Event::TaskStart { name, handler } => {
+                let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+                self.write(&Self::banner(&format!("{kind} [{name}]")));
+            }
+            Event::ItemResult(r) => self.result(&r, true),
+            Event::TaskResult(r) => self.result(&r, false),
+            Event::NoMoreHosts => self.write(&Self::banner("NO MORE HOSTS LEFT")),
+            Event::Warning(w) => self.write(&format!("[WARNING]: {w}\n")),
+        }
+    }
+}
+
+/// Keys sorted, as Ansible's callback dumps results.
+fn sorted(result: &Map<String, Value>) -> Value {
+    let mut keys: Vec<&String> = result.keys().collect();
+    keys.sort();
+    Value::Object(keys.into_iter().map(|k| (k.clone(), result[k].clone())).collect())
+}
+
+fn compact(result: &Map<String, Value>) -> String {
+    sorted(result).to_string()
+}
+
+fn pretty(result: &Map<String, Value>) -> String {
+    let value = sorted(result);
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    match serde::Serialize::serialize(&value, &mut ser) {
+        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
+        Err(_) => value.to_string(),
+    }
+}
+
+/// A unified diff with Ansible's headers.
+pub fn render_diff(diff: &Diff) -> String {
+    if diff.before.len() > MAX_DIFF_BYTES || diff.after.len() > MAX_DIFF_BYTES {
+        return format!("diff skipped: file size is greater than {MAX_DIFF_BYTES}\n");
+    }
+    let text = TextDiff::from_lines(&diff.before, &diff.after);
+    let mut out = text
+        .unified_diff()
+        .context_radius(3)
+        .header(&diff.before_header, &diff.after_header)
+        .to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}

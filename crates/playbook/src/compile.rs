@@ -1,0 +1,737 @@
+//! Compiles a playbook's YAML into the typed plan, collecting every error with its position.
+//!
+//! Nothing here touches a host: unknown modules, unknown or missing parameters, malformed
+//! keywords and template syntax errors are all found before the run starts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tend_diag::Diagnostic;
+use tend_module_api::args::{ArgErrorKind, is_template};
+use tend_module_api::FreeForm;
+use tend_template::{TemplateError, Templater};
+use tend_yaml::{Node, NodeKind, Span};
+
+use crate::kv::parse_kv;
+use crate::model::{Location, Loop, Play, Playbook, Privilege, Task};
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name", "hosts", "gather_facts", "vars", "vars_files", "tasks", "pre_tasks", "post_tasks",
+    "handlers", "become", "become_user", "become_method", "remote_user", "check_mode", "diff",
+    "ignore_errors", "force_handlers", "tags", "strategy", "connection", "collections",
+    "environment", "serial", "roles", "vars_prompt", "any_errors_fatal", "max_fail_percentage",
+    "order", "gather_subset", "gather_timeout", "module_defaults", "run_once", "no_log", "port",
+    "timeout", "throttle", "fact_path", "become_flags", "become_exe", "debugger",
+    "ignore_unreachable",
+];
+
+const TASK_KEYWORDS: &[&str] = &[
+    "name", "action", "args", "become", "become_user", "become_method", "changed_when",
+    "check_mode", "diff", "failed_when", "ignore_errors", "loop", "loop_control", "no_log",
+    "notify", "register", "tags", "vars", "when", "listen", "with_items", "with_list",
+    "delegate_to", "delegate_facts", "run_once", "until", "retries", "delay", "environment",
+    "async", "poll", "throttle", "timeout", "local_action", "remote_user", "connection",
+    "ignore_unreachable", "any_errors_fatal", "collections", "module_defaults", "port",
+    "debugger", "become_flags", "become_exe", "block", "rescue", "always",
+];
+
+/// Keywords tend parses but does not run yet: refusing them beats silently ignoring them.
+const TASK_KEYWORDS_NOT_YET: &[&str] = &[
+    "delegate_to", "delegate_facts", "run_once", "until", "retries", "delay", "environment",
+    "async", "poll", "throttle", "timeout", "local_action", "remote_user", "connection",
+    "ignore_unreachable", "any_errors_fatal", "module_defaults", "port", "debugger",
+    "become_flags", "become_exe", "block", "rescue", "always",
+];
+
+const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
+    "strategy", "connection", "environment", "serial", "roles", "vars_prompt",
+    "any_errors_fatal", "max_fail_percentage", "order", "module_defaults", "run_once", "port",
+    "timeout", "throttle", "fact_path", "become_flags", "become_exe", "debugger",
+    "ignore_unreachable",
+];
+
+/// Well-known Ansible modules tend does not provide yet, for a clearer message than "unknown".
+const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
+    "apt", "yum", "dnf", "package", "service", "systemd", "systemd_service", "user", "group",
+    "lineinfile", "blockinfile", "replace", "ini_file", "git", "get_url", "uri", "unarchive",
+    "archive", "cron", "mount", "sysctl", "hostname", "authorized_key", "fetch", "slurp", "find",
+    "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "setup",
+    "meta", "wait_for", "pause", "script", "assemble", "tempfile", "pip", "known_hosts",
+    "apt_repository", "apt_key", "getent", "timezone", "locale_gen", "wait_for_connection",
+    "import_playbook", "add_host", "group_by",
+];
+
+/// Every problem found in a playbook.
+#[derive(Debug, Clone)]
+pub struct CompileErrors(pub Vec<Diagnostic>);
+
+impl std::fmt::Display for CompileErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CompileErrors {}
+
+/// Loads and compiles the playbook at `path`.
+pub fn load_playbook(path: &Path) -> Result<Playbook, CompileErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        CompileErrors(vec![Diagnostic::new(
+            format!("cannot read playbook: {e}"),
+            path,
+            0,
+            0,
+        )])
+    })?;
+    compile_playbook(path, &source)
+}
+
+/// Compiles playbook text; `path` names it in messages and anchors relative files.
+pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileErrors> {
+    let mut c = Compiler {
+        file: Arc::new(path.to_path_buf()),
+        source,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        errors: Vec::new(),
+        templater: Templater::new(),
+    };
+    let plays = c.playbook();
+    if c.errors.is_empty() {
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir: c.dir,
+            plays,
+        })
+    } else {
+        Err(CompileErrors(c.errors))
+    }
+}
+
+struct Compiler<'s> {
+    file: Arc<PathBuf>,
+    source: &'s str,
+    dir: PathBuf,
+    errors: Vec<Diagnostic>,
+    templater: Templater,
+}
+
+/// The text width a node occupies on its first line, for the caret.
+fn node_width(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Str(s) if !s.contains('\n') => s.chars().count().max(1),
+        _ => 1,
+    }
+}
+
+impl Compiler<'_> {
+    fn location(&self, span: Span) -> Location {
+        Location {
+            file: self.file.clone(),
+            line: span.line,
+            col: span.col,
+        }
+    }
+
+    fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message, self.file.as_ref().clone(), span.line, span.col).with_source(self.source)
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        let d = self.diag(span, message);
+        self.errors.push(d);
+    }
+
+    fn error_at(&mut self, node: &Node, message: impl Into<String>) {
+        let d = self.diag(node.span, message).with_width(node_width(node));
+        self.errors.push(d);
+    }
+
+    fn playbook(&mut self) -> Vec<Play> {
+        let root = match tend_yaml::load_one(self.source) {
+            Ok(root) => root,
+            Err(e) => {
+                self.error(e.span, format!("malformed YAML: {}", e.message));
+                return Vec::new();
+            }
+        };
+        let Some(items) = root.as_seq() else {
+            if !root.is_null() {
+                self.error_at(&root, format!("a playbook must be a list of plays, found {}", root.kind.type_name()));
+            } else {
+                self.error(root.span, "the playbook is empty");
+            }
+            return Vec::new();
+        };
+        items.iter().filter_map(|node| self.play(node)).collect()
+    }
+
+    fn play(&mut self, node: &Node) -> Option<Play> {
+        let Some(entries) = node.as_map() else {
+            self.error_at(node, format!("a play must be a mapping, found {}", node.kind.type_name()));
+            return None;
+        };
+        if let Some((key, _)) = entries.iter().find(|(k, _)| k.as_str() == Some("import_playbook")) {
+            self.error_at(key, "`import_playbook` is not supported by tend yet");
+            return None;
+        }
+        let mut play = Play {
+            name: String::new(),
+            hosts: String::new(),
+            gather_facts: true,
+            vars: Map::new(),
+            privilege: Privilege::default(),
+            remote_user: None,
+            check_mode: None,
+            diff: None,
+            ignore_errors: false,
+            force_handlers: false,
+            pre_tasks: Vec::new(),
+            tasks: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+            location: self.location(node.span),
+        };
+        let mut saw_hosts = false;
+        for (key, value) in entries {
+            let Some(k) = key.as_str() else {
+                self.error_at(key, "play keys must be strings");
+                continue;
+            };
+            match k {
+                "name" => play.name = self.scalar_string(value).unwrap_or_default(),
+                "hosts" => {
+                    saw_hosts = true;
+                    play.hosts = self.host_pattern(value).unwrap_or_default();
+                }
+                "gather_facts" => play.gather_facts = self.boolean(value).unwrap_or(true),
+                "vars" => self.vars_into(value, &mut play.vars),
+                "vars_files" => self.vars_files(value, &mut play.vars),
+                "tasks" => play.tasks = self.task_list(value, false),
+                "pre_tasks" => play.pre_tasks = self.task_list(value, false),
+                "post_tasks" => play.post_tasks = self.task_list(value, false),
+                "handlers" => play.handlers = self.task_list(value, true),
+                "become" => play.privilege.become_ = self.boolean(value),
+                "become_user" => play.privilege.become_user = self.scalar_string(value),
+                "become_method" => self.become_method(value),
+                "remote_user" => play.remote_user = self.scalar_string(value),
+                "check_mode" => play.check_mode = self.boolean(value),
+                "diff" => play.diff = self.boolean(value),
+                "ignore_errors" => play.ignore_errors = self.boolean(value).unwrap_or(false),
+                "force_handlers" => play.force_handlers = self.boolean(value).unwrap_or(false),
+                "strategy" if value.as_str() == Some("linear") => {}
+                "gather_subset" | "gather_timeout" | "tags" | "collections" | "no_log" => {}
+                k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
+                    self.error_at(key, format!("play keyword `{k}` is not supported by tend yet"));
+                }
+                other => {
+                    let d = self
+                        .diag(key.span, format!("`{other}` is not a valid play keyword"))
+                        .with_width(other.chars().count())
+                        .suggest(other, PLAY_KEYWORDS.iter().copied());
+                    self.errors.push(d);
+                }
+            }
+        }
+        if !saw_hosts {
+            self.error(node.span, "the play has no `hosts`");
+        }
+        if play.name.is_empty() {
+            play.name = play.hosts.clone();
+        }
+        Some(play)
+    }
+
+    fn host_pattern(&mut self, node: &Node) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Seq(items) => {
+                let parts: Option<Vec<String>> = items.iter().map(|n| self.scalar_string(n)).collect();
+                parts.map(|p| p.join(","))
+            }
+            _ => {
+                self.error_at(node, "`hosts` must be a host pattern or a list of them");
+                None
+            }
+        }
+    }
+
+    fn become_method(&mut self, node: &Node) {
+        if node.as_str() != Some("sudo") {
+            self.error_at(node, "only `become_method: sudo` is supported by tend yet");
+        }
+    }
+
+    fn scalar_string(&mut self, node: &Node) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Int(i) => Some(i.to_string()),
+            NodeKind::Float(f) => Some(f.to_string()),
+            NodeKind::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+            _ => {
+                self.error_at(node, format!("expected a string, found {}", node.kind.type_name()));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node) -> Vec<String> {
+        match &node.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(|n| self.scalar_string(n)).collect(),
+            NodeKind::Null => Vec::new(),
+            _ => self.scalar_string(node).into_iter().collect(),
+        }
+    }
+
+    fn boolean(&mut self, node: &Node) -> Option<bool> {
+        match &node.kind {
+            NodeKind::Bool(b) => Some(*b),
+            NodeKind::Str(s) => match tend_module_api::args::parse_bool(s) {
+                Some(b) => Some(b),
+                None => {
+                    self.error_at(node, format!("expected a boolean, found {s:?}"));
+                    None
+                }
+            },
+            NodeKind::Int(i @ (0 | 1)) => Some(*i == 1),
+            _ => {
+                self.error_at(node, format!("expected a boolean, found {}", node.kind.type_name()));
+                None
+            }
+        }
+    }
+
+    fn vars_into(&mut self, node: &Node, into: &mut Map<String, Value>) {
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(name) = k.as_str() else {
+                        self.error_at(k, "variable names must be strings");
+                        continue;
+                    };
+                    if !is_identifier(name) {
+                        self.error_at(k, format!("`{name}` is not a valid variable name"));
+                        continue;
+                    }
+                    self.check_templates(v);
+                    into.insert(name.to_string(), v.to_json());
+                }
+            }
+            // The older list-of-mappings form.
+            NodeKind::Seq(items) => {
+                for item in items {
+                    self.vars_into(item, into);
+                }
+            }
+            NodeKind::Null => {}
+            _ => self.error_at(node, format!("`vars` must be a mapping, found {}", node.kind.type_name())),
+        }
+    }
+
+    fn vars_files(&mut self, node: &Node, into: &mut Map<String, Value>) {
+        for name_node in node.as_seq().map(<[Node]>::to_vec).unwrap_or_else(|| vec![node.clone()]) {
+            let Some(name) = self.scalar_string(&name_node) else { continue };
+            if is_template(&name) {
+                self.error_at(&name_node, "templated `vars_files` paths are not supported by tend yet");
+                continue;
+            }
+            let path = self.dir.join(&name);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error_at(&name_node, format!("cannot read vars file {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            match tend_yaml::load_one(&text) {
+                Ok(vars) if vars.as_map().is_some() || vars.is_null() => {
+                    for (k, v) in vars.as_map().unwrap_or_default() {
+                        if let Some(name) = k.as_str() {
+                            into.insert(name.to_string(), v.to_json());
+                        }
+                    }
+                }
+                Ok(_) => self.error_at(&name_node, format!("vars file {} must hold a mapping", path.display())),
+                Err(e) => {
+                    let d = Diagnostic::new(format!("malformed YAML: {}", e.message), &path, e.span.line, e.span.col)
+                        .with_source(&text);
+                    self.errors.push(d);
+                }
+            }
+        }
+    }
+
+    fn task_list(&mut self, node: &Node, handlers: bool) -> Vec<Task> {
+        match &node.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(|t| self.task(t, handlers)).collect(),
+            NodeKind::Null => Vec::new(),
+            _ => {
+                self.error_at(node, format!("expected a list of tasks, found {}", node.kind.type_name()));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reports template syntax errors anywhere inside a value.
+    fn check_templates(&mut self, node: &Node) {
+        match &node.kind {
+            NodeKind::Str(s) if is_template(s) => {
+                if let Err(e) = self.templater.check_template(s) {
+                    self.template_error(node, &e);
+                }
+            }
+            NodeKind::Seq(items) => items.iter().for_each(|n| self.check_templates(n)),
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    self.check_templates(k);
+                    self.check_templates(v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn template_error(&mut self, node: &Node, e: &TemplateError) {
+        self.error_at(node, format!("template error: {e}"));
+    }
+
+    fn conditions(&mut self, node: &Node) -> Vec<String> {
+        let exprs: Vec<(String, &Node)> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(|n| self.scalar_string(n).map(|s| (s, n))).collect(),
+            _ => self.scalar_string(node).map(|s| (s, node)).into_iter().collect(),
+        };
+        exprs
+            .into_iter()
+            .map(|(expr, n)| {
+                if let Err(e) = self.templater.check_expr(&expr) {
+                    self.template_error(n, &e);
+                }
+                expr
+            })
+            .collect()
+    }
+
+    fn task(&mut self, node: &Node, handler: bool) -> Option<Task> {
+        let Some(entries) = node.as_map() else {
+            self.error_at(node, format!("a task must be a mapping, found {}", node.kind.type_name()));
+            return None;
+        };
+        let errors_before = self.errors.len();
+        let mut action: Option<(&Node, &Node)> = None;
+        let mut extra_args: Option<&Node> = None;
+        let mut task = TaskParts::default();
+        for (key, value) in entries {
+            let Some(k) = key.as_str() else {
+                self.error_at(key, "task keys must be strings");
+                continue;
+            };
+            match k {
+                "name" => task.name = self.scalar_string(value),
+                "args" => extra_args = Some(value),
+                "action" => action = self.pick_action(action, key, value),
+                "when" => task.when = self.conditions(value),
+                "changed_when" => task.changed_when = Some(self.conditions(value)),
+                "failed_when" => task.failed_when = Some(self.conditions(value)),
+                "register" => match self.scalar_string(value) {
+                    Some(r) if is_identifier(&r) => task.register = Some(r),
+                    Some(r) => self.error_at(value, format!("`{r}` is not a valid variable name for `register`")),
+                    None => {}
+                },
+                "notify" => task.notify = self.string_list(value),
+                "listen" if handler => task.listen = self.string_list(value),
+                "ignore_errors" => task.ignore_errors = self.boolean(value).unwrap_or(false),
+                "no_log" => task.no_log = self.boolean(value).unwrap_or(false),
+                "become" => task.privilege.become_ = self.boolean(value),
+                "become_user" => task.privilege.become_user = self.scalar_string(value),
+                "become_method" => self.become_method(value),
+                "check_mode" => task.check_mode = self.boolean(value),
+                "diff" => task.diff = self.boolean(value),
+                "vars" => self.vars_into(value, &mut task.vars),
+                "tags" => task.tags = self.string_list(value),
+                "collections" => {}
+                "loop" | "with_items" | "with_list" => {
+                    if task.loop_.is_some() {
+                        self.error_at(key, "a task can have only one loop");
+                    }
+                    self.check_templates(value);
+                    let items = value.to_json();
+                    if !matches!(items, Value::Array(_) | Value::String(_)) {
+                        self.error_at(value, format!("`{k}` needs a list, found {}", value.kind.type_name()));
+                    }
+                    task.loop_ = Some(Loop {
+                        items,
+                        flatten: k == "with_items",
+                        loop_var: "item".into(),
+                        index_var: None,
+                        label: None,
+                    });
+                }
+                "loop_control" => task.loop_control = Some(value),
+                k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
+                    self.error_at(key, format!("task keyword `{k}` is not supported by tend yet"));
+                }
+                k if k.starts_with("with_") => {
+                    self.error_at(key, format!("`{k}` is not supported by tend yet; use `loop`"));
+                }
+                _ => action = self.pick_action(action, key, value),
+            }
+        }
+        if let Some(control) = task.loop_control {
+            self.loop_control(control, task.loop_.as_mut());
+        }
+        let Some((module_key, module_value)) = action else {
+            if self.errors.len() == errors_before {
+                self.error(node.span, "no module or action in this task");
+            }
+            return None;
+        };
+        let resolved = self.module_and_args(module_key, module_value, extra_args);
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let (action, module, args) = resolved?;
+        Some(Task {
+            name: task.name,
+            action,
+            module,
+            args,
+            when: task.when,
+            loop_: task.loop_,
+            register: task.register,
+            notify: task.notify,
+            listen: task.listen,
+            changed_when: task.changed_when,
+            failed_when: task.failed_when,
+            ignore_errors: task.ignore_errors,
+            no_log: task.no_log,
+            privilege: task.privilege,
+            check_mode: task.check_mode,
+            diff: task.diff,
+            vars: task.vars,
+            tags: task.tags,
+            location: self.location(node.span),
+        })
+    }
+
+    fn pick_action<'n>(
+        &mut self,
+        current: Option<(&'n Node, &'n Node)>,
+        key: &'n Node,
+        value: &'n Node,
+    ) -> Option<(&'n Node, &'n Node)> {
+        if let Some((first, _)) = current {
+            let a = first.as_str().unwrap_or_default().to_string();
+            let b = key.as_str().unwrap_or_default();
+            let d = self
+                .diag(key.span, format!("conflicting action statements: `{a}` and `{b}`"))
+                .with_width(b.chars().count());
+            let d = if tend_module_api::lookup(b).is_none() {
+                d.suggest(b, TASK_KEYWORDS.iter().copied().chain(tend_module_api::module_names()))
+            } else {
+                d
+            };
+            self.errors.push(d);
+            return current;
+        }
+        Some((key, value))
+    }
+
+    fn loop_control(&mut self, node: &Node, loop_: Option<&mut Loop>) {
+        let Some(loop_) = loop_ else {
+            self.error_at(node, "`loop_control` without a loop");
+            return;
+        };
+        let Some(entries) = node.as_map() else {
+            self.error_at(node, "`loop_control` must be a mapping");
+            return;
+        };
+        for (k, v) in entries {
+            match k.as_str().unwrap_or_default() {
+                "loop_var" => {
+                    if let Some(s) = self.scalar_string(v) {
+                        loop_.loop_var = s;
+                    }
+                }
+                "index_var" => loop_.index_var = self.scalar_string(v),
+                "label" => loop_.label = self.scalar_string(v),
+                "extended" | "extended_allitems" | "pause" | "break_when" => {
+                    self.error_at(k, "this `loop_control` option is not supported by tend yet");
+                }
+                other => {
+                    let d = self
+                        .diag(k.span, format!("`{other}` is not a `loop_control` option"))
+                        .suggest(other, ["loop_var", "index_var", "label", "pause", "extended"]);
+                    self.errors.push(d);
+                }
+            }
+        }
+    }
+
+    /// Resolves the module and builds its arguments from the module value and `args:`.
+    fn module_and_args(
+        &mut self,
+        key: &Node,
+        value: &Node,
+        extra_args: Option<&Node>,
+    ) -> Option<(String, &'static dyn tend_module_api::DynModule, Map<String, Value>)> {
+        let key_name = key.as_str().unwrap_or_default();
+        // `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
+        let (name, name_node, inline): (String, &Node, Option<ArgsSource>) = if key_name == "action" {
+            match &value.kind {
+                NodeKind::Str(s) => {
+                    let (module, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                    (module.to_string(), value, Some(ArgsSource::Text(rest.to_string(), value)))
+                }
+                NodeKind::Map(_) => match value.get("module").and_then(Node::as_str) {
+                    Some(m) => (m.to_string(), value, Some(ArgsSource::Map(value, &["module"]))),
+                    None => {
+                        self.error_at(value, "`action` mapping needs a `module` key");
+                        return None;
+                    }
+                },
+                _ => {
+                    self.error_at(value, "`action` must be a string or a mapping");
+                    return None;
+                }
+            }
+        } else {
+            let source = match &value.kind {
+                NodeKind::Null => None,
+                NodeKind::Map(_) => Some(ArgsSource::Map(value, &[])),
+                NodeKind::Str(s) => Some(ArgsSource::Text(s.clone(), value)),
+                NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+                    Some(ArgsSource::Text(value.to_json().to_string(), value))
+                }
+                NodeKind::Seq(_) => {
+                    self.error_at(value, format!("arguments of `{key_name}` must be a mapping or a string, found a list"));
+                    return None;
+                }
+            };
+            (key_name.to_string(), key, source)
+        };
+        let Some(module) = tend_module_api::lookup(&name) else {
+            let message = if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
+                format!("module `{name}` is not provided by tend yet")
+            } else {
+                format!("`{name}` is not a known module or task keyword")
+            };
+            let d = self
+                .diag(name_node.span, message)
+                .with_width(name.chars().count())
+                .suggest(&name, TASK_KEYWORDS.iter().copied().chain(tend_module_api::module_names()));
+            self.errors.push(d);
+            return None;
+        };
+        let free_form = module.free_form() == FreeForm::RawParams;
+        let mut args = Map::new();
+        let mut spans: Vec<(String, Span, Span)> = Vec::new();
+        if let Some(extra) = extra_args {
+            match extra.as_map() {
+                Some(_) => self.collect_map_args(extra, &[], &mut args, &mut spans),
+                None if extra.is_null() => {}
+                None => self.error_at(extra, "`args` must be a mapping"),
+            }
+        }
+        match &inline {
+            Some(ArgsSource::Map(node, skip)) => self.collect_map_args(node, skip, &mut args, &mut spans),
+            Some(ArgsSource::Text(text, node)) => {
+                if is_template(text) {
+                    if let Err(e) = self.templater.check_template(text) {
+                        self.template_error(node, &e);
+                    }
+                }
+                for (k, v) in parse_kv(text, free_form) {
+                    spans.push((k.clone(), node.span, node.span));
+                    args.insert(k, v);
+                }
+            }
+            None => {}
+        }
+        if args.contains_key("_raw_params") && !free_form {
+            let at = match &inline {
+                Some(ArgsSource::Text(_, node)) => *node,
+                _ => value,
+            };
+            self.error_at(at, format!("module `{name}` takes `key=value` arguments, not free-form text"));
+            return None;
+        }
+        if let Err(e) = module.check_args(&Value::Object(args.clone())) {
+            let top = e.path.first().cloned();
+            let place = top.as_ref().and_then(|k| spans.iter().find(|(name, _, _)| name == k));
+            let (span, width) = match (place, &e.kind) {
+                (Some((k, key_span, _)), ArgErrorKind::UnknownParam { .. }) => (*key_span, k.chars().count()),
+                (Some((_, _, value_span)), _) => (*value_span, 1),
+                (None, _) => (name_node.span, name.chars().count()),
+            };
+            let mut d = self
+                .diag(span, format!("module `{name}`: {e}"))
+                .with_width(width);
+            if let Some(word) = e.misspelt() {
+                d = d.suggest(word, e.candidates().iter().copied());
+            }
+            self.errors.push(d);
+            return None;
+        }
+        Some((name, module, args))
+    }
+
+    fn collect_map_args(
+        &mut self,
+        node: &Node,
+        skip: &[&str],
+        args: &mut Map<String, Value>,
+        spans: &mut Vec<(String, Span, Span)>,
+    ) {
+        for (k, v) in node.as_map().unwrap_or_default() {
+            let Some(name) = k.as_str() else {
+                self.error_at(k, "argument names must be strings");
+                continue;
+            };
+            if skip.contains(&name) {
+                continue;
+            }
+            self.check_templates(v);
+            spans.push((name.to_string(), k.span, v.span));
+            args.insert(name.to_string(), v.to_json());
+        }
+    }
+}
+
+enum ArgsSource<'n> {
+    Map(&'n Node, &'static [&'static str]),
+    Text(String, &'n Node),
+}
+
+#[derive(Default)]
+struct TaskParts<'n> {
+    name: Option<String>,
+    when: Vec<String>,
+    changed_when: Option<Vec<String>>,
+    failed_when: Option<Vec<String>>,
+    register: Option<String>,
+    notify: Vec<String>,
+    listen: Vec<String>,
+    ignore_errors: bool,
+    no_log: bool,
+    privilege: Privilege,
+    check_mode: Option<bool>,
+    diff: Option<bool>,
+    vars: Map<String, Value>,
+    tags: Vec<String>,
+    loop_: Option<Loop>,
+    loop_control: Option<&'n Node>,
+}
+
+/// A valid Python identifier (Ansible's rule for variable names), ASCII only.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

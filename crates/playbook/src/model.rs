@@ -1,0 +1,168 @@
+//! The compiled task plan: plays and tasks with their modules resolved and arguments checked.
+//!
+//! Values that hold templates stay as written here; they are rendered per host at run time.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tend_module_api::DynModule;
+
+/// Where something was written: `file:line:col`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: Arc<PathBuf>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // File names are left out so snapshots do not depend on temp directories.
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A compiled playbook.
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// The directory holding the playbook: `files/`, `templates/` and `vars_files` resolve here.
+    pub dir: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+#[derive(Debug)]
+pub struct Play {
+    pub name: String,
+    /// The host pattern, as written.
+    pub hosts: String,
+    pub gather_facts: bool,
+    /// Play `vars` then `vars_files`, in precedence order (later wins).
+    pub vars: Map<String, Value>,
+    pub privilege: Privilege,
+    pub remote_user: Option<String>,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub ignore_errors: bool,
+    pub force_handlers: bool,
+    pub pre_tasks: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub location: Location,
+}
+
+/// `become` settings; `None` inherits from the enclosing level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Privilege {
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+}
+
+impl Privilege {
+    /// This level's settings over `outer`'s.
+    pub fn over(&self, outer: &Privilege) -> Privilege {
+        Privilege {
+            become_: self.become_.or(outer.become_),
+            become_user: self.become_user.clone().or_else(|| outer.become_user.clone()),
+        }
+    }
+}
+
+/// One task (or handler) with its module resolved.
+pub struct Task {
+    /// The `name:` as written (may hold templates); `None` shows the module name.
+    pub name: Option<String>,
+    /// The module name as the playbook wrote it (`ansible.builtin.copy`).
+    pub action: String,
+    pub module: &'static dyn DynModule,
+    /// Module arguments, templates unrendered. `key=value` shorthand is already parsed.
+    pub args: Map<String, Value>,
+    /// All must hold (each a bare Jinja expression).
+    pub when: Vec<String>,
+    pub loop_: Option<Loop>,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    /// Handler topics (`listen`), for handlers only.
+    pub listen: Vec<String>,
+    pub changed_when: Option<Vec<String>>,
+    pub failed_when: Option<Vec<String>>,
+    pub ignore_errors: bool,
+    pub no_log: bool,
+    pub privilege: Privilege,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub vars: Map<String, Value>,
+    pub tags: Vec<String>,
+    pub location: Location,
+}
+
+impl Task {
+    /// The name shown in output: the `name:` or, like Ansible, the action.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.action)
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Task");
+        s.field("name", &self.name)
+            .field("module", &self.module.name())
+            .field("args", &Value::Object(self.args.clone()).to_string());
+        if !self.when.is_empty() {
+            s.field("when", &self.when);
+        }
+        if let Some(l) = &self.loop_ {
+            s.field("loop", l);
+        }
+        if let Some(r) = &self.register {
+            s.field("register", r);
+        }
+        if !self.notify.is_empty() {
+            s.field("notify", &self.notify);
+        }
+        if !self.listen.is_empty() {
+            s.field("listen", &self.listen);
+        }
+        if let Some(c) = &self.changed_when {
+            s.field("changed_when", c);
+        }
+        if let Some(c) = &self.failed_when {
+            s.field("failed_when", c);
+        }
+        if self.ignore_errors {
+            s.field("ignore_errors", &true);
+        }
+        if self.privilege != Privilege::default() {
+            s.field("privilege", &self.privilege);
+        }
+        if let Some(c) = self.check_mode {
+            s.field("check_mode", &c);
+        }
+        if !self.vars.is_empty() {
+            s.field("vars", &Value::Object(self.vars.clone()).to_string());
+        }
+        s.field("at", &self.location).finish()
+    }
+}
+
+/// A task's `loop` (or `with_items`/`with_list`) with its `loop_control`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loop {
+    /// A list, or a template string that renders to one.
+    pub items: Value,
+    /// `with_items` flattens one level, as Ansible does.
+    pub flatten: bool,
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub label: Option<String>,
+}

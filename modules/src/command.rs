@@ -76,11 +76,14 @@ pub struct CommandParams {
 
 /// How the program is started.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Program {
+pub enum Program {
     /// `command`: a word list, executed directly.
     Argv { words: Vec<String>, expand: bool },
     /// `shell`: a script for `/bin/sh -c` or `<executable> -c`.
-    Shell { script: String, executable: Option<String> },
+    Shell {
+        script: String,
+        executable: Option<String>,
+    },
 }
 
 impl Program {
@@ -95,7 +98,7 @@ impl Program {
 
 /// Everything `command` and `shell` need to decide about and run one command.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RunSpec {
+pub struct RunSpec {
     pub program: Program,
     pub chdir: Option<String>,
     pub creates: Option<String>,
@@ -108,7 +111,7 @@ pub(crate) struct RunSpec {
 
 /// What the host said about `chdir`, `creates` and `removes`, all expanded there.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Observed {
+pub struct Observed {
     pub spec: RunSpec,
     pub chdir: Option<Chdir>,
     pub creates: Option<PathMatch>,
@@ -116,7 +119,7 @@ pub(crate) struct Observed {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Chdir {
+pub enum Chdir {
     /// The expanded directory, which `cd` accepted.
     Usable(String),
     /// The expanded directory and the errno Python's `os.chdir` would have reported.
@@ -124,7 +127,7 @@ pub(crate) enum Chdir {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PathMatch {
+pub struct PathMatch {
     /// The pattern after `~`/`$VAR` expansion, as Ansible's messages show it.
     pub path: String,
     pub matched: bool,
@@ -132,7 +135,7 @@ pub(crate) struct PathMatch {
 
 /// The script to run and how to report it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RunAction {
+pub struct RunAction {
     pub script: String,
     pub stdin: Option<Vec<u8>>,
     pub cmd: Value,
@@ -141,7 +144,10 @@ pub(crate) struct RunAction {
 }
 
 /// The words of the command line: the free form or `cmd`, which Ansible treats as one.
-pub(crate) fn command_text(raw: Option<&str>, cmd: Option<&str>) -> Result<Option<String>, ModuleError> {
+pub(crate) fn command_text(
+    raw: Option<&str>,
+    cmd: Option<&str>,
+) -> Result<Option<String>, ModuleError> {
     match (raw.filter(|s| !s.is_empty()), cmd) {
         (Some(_), Some(_)) => Err(ModuleError::failed(
             "The 'cmd' argument cannot be used when other raw parameters are specified. \
@@ -207,15 +213,29 @@ impl Module for CommandModule {
     const NAME: &'static str = "command";
     const FREE_FORM: FreeForm = FreeForm::RawParams;
 
-    async fn query(&self, params: &CommandParams, ctx: &Context<'_>) -> Result<Observed, ModuleError> {
+    async fn query(
+        &self,
+        params: &CommandParams,
+        ctx: &Context<'_>,
+    ) -> Result<Observed, ModuleError> {
         query(params.spec()?, ctx).await
     }
 
-    fn plan(&self, _: &CommandParams, observed: Observed, ctx: &Context<'_>) -> Result<Planned<RunAction>, ModuleError> {
+    fn plan(
+        &self,
+        _: &CommandParams,
+        observed: Observed,
+        ctx: &Context<'_>,
+    ) -> Result<Planned<RunAction>, ModuleError> {
         Ok(plan(observed, ctx.check_mode))
     }
 
-    async fn apply(&self, _: &CommandParams, action: RunAction, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply(
+        &self,
+        _: &CommandParams,
+        action: RunAction,
+        ctx: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
         apply(action, ctx).await
     }
 }
@@ -302,10 +322,16 @@ fn parse_query(spec: RunSpec, stdout: &[u8]) -> Result<Observed, ModuleError> {
         creates: None,
         removes: None,
     };
-    let bad = || ModuleError::failed(format!("unexpected output while checking chdir/creates/removes: {text:?}"));
+    let bad = || {
+        ModuleError::failed(format!(
+            "unexpected output while checking chdir/creates/removes: {text:?}"
+        ))
+    };
     let mut pairs = fields.chunks_exact(2);
     for pair in &mut pairs {
-        let [key, value] = pair else { return Err(bad()) };
+        let [key, value] = pair else {
+            return Err(bad());
+        };
         match *key {
             "chdir" => observed.chdir = Some(Chdir::Usable(value.to_string())),
             "chdir_errno" => {
@@ -386,7 +412,10 @@ pub(crate) fn plan(observed: Observed, check_mode: bool) -> Planned<RunAction> {
             format!("skipped, since {} exists", c.path),
         )),
         (_, Some(r)) if !r.matched => Some((
-            format!("{shoulda} not run command since '{}' does not exist", r.path),
+            format!(
+                "{shoulda} not run command since '{}' does not exist",
+                r.path
+            ),
             format!("skipped, since {} does not exist", r.path),
         )),
         _ => None,
@@ -431,7 +460,10 @@ pub(crate) fn plan(observed: Observed, check_mode: bool) -> Planned<RunAction> {
 pub(crate) async fn apply(action: RunAction, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
     let start = SystemTime::now();
     let clock = Instant::now();
-    let out = ctx.host.sh_raw(&action.script, action.stdin.as_deref()).await?;
+    let out = ctx
+        .host
+        .sh_raw(&action.script, action.stdin.as_deref())
+        .await?;
     let elapsed = clock.elapsed();
 
     let mut stdout = out.stdout_lossy();
@@ -631,7 +663,9 @@ fn sh_word(word: &str, how: Expand) -> String {
                 if is_sh_name(name) {
                     flush(&mut out, &mut literal);
                     out.push_str(&if braced {
-                        format!("\"${{{name}-${{__tend_dollar}}${{__tend_lb}}{name}${{__tend_rb}}}}\"")
+                        format!(
+                            "\"${{{name}-${{__tend_dollar}}${{__tend_lb}}{name}${{__tend_rb}}}}\""
+                        )
                     } else {
                         format!("\"${{{name}-${{__tend_dollar}}{name}}}\"")
                     });
@@ -668,7 +702,9 @@ fn tilde_prefix(word: &str) -> Option<&str> {
     let user = &after[..after.find('/').unwrap_or(after.len())];
     let ok = user.is_empty()
         || (user.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
     ok.then(|| &word[..1 + user.len()])
 }
 
@@ -725,7 +761,8 @@ pub(crate) fn py_splitlines(s: &str) -> Vec<String> {
                 chars.next_if_eq(&'\n');
                 lines.push(std::mem::take(&mut line));
             }
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => {
                 lines.push(std::mem::take(&mut line));
             }
             c => line.push(c),
@@ -744,7 +781,12 @@ pub(crate) fn py_datetime(t: SystemTime) -> String {
     let secs = since.as_secs() as i64;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    let base = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60);
+    let base = format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
     match since.subsec_micros() {
         0 => base,
         us => format!("{base}.{us:06}"),
@@ -760,7 +802,12 @@ pub(crate) fn py_timedelta(d: Duration) -> String {
         1 => "1 day, ".to_string(),
         n => format!("{n} days, "),
     };
-    s.push_str(&format!("{}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60));
+    s.push_str(&format!(
+        "{}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ));
     if d.subsec_micros() != 0 {
         s.push_str(&format!(".{:06}", d.subsec_micros()));
     }
@@ -836,6 +883,7 @@ mod tests {
             (r"a\ b \$x \\", &["a b", "$x", "\\"]),
             ("a '' \"\"", &["a", "", ""]),
             ("'$HOME' ; | >", &["$HOME", ";", "|", ">"]),
+            ("a\\\nb", &["a\nb"]),
         ];
         for (input, want) in cases {
             assert_eq!(shlex_split(input).expect(input), *want, "{input}");
@@ -849,11 +897,20 @@ mod tests {
     fn python_formats() {
         let t = UNIX_EPOCH + Duration::from_micros(1_704_110_400_123_456);
         assert_eq!(py_datetime(t), "2024-01-01 12:00:00.123456");
-        assert_eq!(py_datetime(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29 00:00:00");
+        assert_eq!(
+            py_datetime(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29 00:00:00"
+        );
         assert_eq!(py_timedelta(Duration::from_micros(2345)), "0:00:00.002345");
-        assert_eq!(py_timedelta(Duration::from_secs(3 * 86_400 + 3661)), "3 days, 1:01:01");
+        assert_eq!(
+            py_timedelta(Duration::from_secs(3 * 86_400 + 3661)),
+            "3 days, 1:01:01"
+        );
         assert_eq!(py_timedelta(Duration::from_secs(86_400)), "1 day, 0:00:00");
-        assert_eq!(py_splitlines("a\nb\r\nc\rd\n\ne"), vec!["a", "b", "c", "d", "", "e"]);
+        assert_eq!(
+            py_splitlines("a\nb\r\nc\rd\n\ne"),
+            vec!["a", "b", "c", "d", "", "e"]
+        );
         assert_eq!(py_splitlines("a\n"), vec!["a"]);
         assert_eq!(py_splitlines("\n"), vec![""]);
         assert!(py_splitlines("").is_empty());
@@ -875,20 +932,36 @@ mod tests {
         let cases: &[(&str, Expand, String)] = &[
             ("$TEND_TEST_VAR", all, "v a l * x".into()),
             ("<${TEND_TEST_VAR}>", all, "<v a l * x>".into()),
-            ("$TEND_TEST_UNSET/${TEND_TEST_UNSET}", all, "$TEND_TEST_UNSET/${TEND_TEST_UNSET}".into()),
-            ("${not a name} $1x $ ${", all, "${not a name} $1x $ ${".into()),
+            (
+                "$TEND_TEST_UNSET/${TEND_TEST_UNSET}",
+                all,
+                "$TEND_TEST_UNSET/${TEND_TEST_UNSET}".into(),
+            ),
+            (
+                "${not a name} $1x $ ${",
+                all,
+                "${not a name} $1x $ ${".into(),
+            ),
             ("~/x y", all, format!("{home}/x y")),
             ("~", all, home.clone()),
             ("~tend-no-such-user/x", all, "~tend-no-such-user/x".into()),
             ("a~/b", all, "a~/b".into()),
             ("~/$TEND_TEST_VAR", none, "~/$TEND_TEST_VAR".into()),
-            ("; | > `id` $(id) * \\ ' \" \n", all, "; | > `id` $(id) * \\ ' \" \n".into()),
+            (
+                "; | > `id` $(id) * \\ ' \" \n",
+                all,
+                "; | > `id` $(id) * \\ ' \" \n".into(),
+            ),
             ("", all, String::new()),
         ];
         for (word, how, want) in cases {
             let script = format!("{EXPAND_HELPERS}printf '%s' {}", sh_word(word, *how));
             let out = sh(&script);
-            assert_eq!(String::from_utf8_lossy(&out.stdout), *want, "{word:?} via {script}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                *want,
+                "{word:?} via {script}"
+            );
         }
     }
 
@@ -917,7 +990,11 @@ mod tests {
                 sh_word(&glob, pattern)
             );
             let out = sh(&script);
-            assert_eq!(String::from_utf8_lossy(&out.stdout), want.to_string(), "{glob}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                want.to_string(),
+                "{glob}"
+            );
         }
     }
 
@@ -927,13 +1004,19 @@ mod tests {
             words: vec!["echo".into(), "a b".into(), "$X".into()],
             expand: false,
         };
-        assert_eq!(run_script(&program, Some("rel/dir")), "cd -- ./rel/dir && exec echo 'a b' '$X'");
+        assert_eq!(
+            run_script(&program, Some("rel/dir")),
+            "cd -- ./rel/dir && exec echo 'a b' '$X'"
+        );
         let shell = Program::Shell {
             script: "echo hi | wc -c".into(),
             executable: None,
         };
         assert_eq!(run_script(&shell, None), "echo hi | wc -c");
-        assert_eq!(run_script(&shell, Some("/tmp")), "cd -- /tmp && exec /bin/sh -c 'echo hi | wc -c'");
+        assert_eq!(
+            run_script(&shell, Some("/tmp")),
+            "cd -- /tmp && exec /bin/sh -c 'echo hi | wc -c'"
+        );
         let bash = Program::Shell {
             script: "echo $0".into(),
             executable: Some("/bin/bash".into()),
@@ -952,15 +1035,24 @@ mod tests {
             panic!("should not run")
         };
         assert!(!outcome.changed && !outcome.failed && !outcome.skipped);
-        assert_eq!(outcome.msg.as_deref(), Some("Did not run command since '/tmp/x' exists"));
+        assert_eq!(
+            outcome.msg.as_deref(),
+            Some("Did not run command since '/tmp/x' exists")
+        );
         assert_eq!(outcome.values["stdout"], "skipped, since /tmp/x exists");
-        assert_eq!(outcome.values["stdout_lines"], json!(["skipped, since /tmp/x exists"]));
+        assert_eq!(
+            outcome.values["stdout_lines"],
+            json!(["skipped, since /tmp/x exists"])
+        );
         assert_eq!(outcome.values["rc"], 0);
         assert_eq!(outcome.values["cmd"], json!(["touch", "x"]));
         let Planned::Done(outcome) = plan(obs, true) else {
             panic!("should not run")
         };
-        assert_eq!(outcome.msg.as_deref(), Some("Would not run command since '/tmp/x' exists"));
+        assert_eq!(
+            outcome.msg.as_deref(),
+            Some("Would not run command since '/tmp/x' exists")
+        );
 
         let mut obs = observed(argv_spec(&["rm", "x"]));
         obs.removes = Some(PathMatch {
@@ -970,8 +1062,14 @@ mod tests {
         let Planned::Done(outcome) = plan(obs, false) else {
             panic!("should not run")
         };
-        assert_eq!(outcome.msg.as_deref(), Some("Did not run command since '/tmp/x' does not exist"));
-        assert_eq!(outcome.values["stdout"], "skipped, since /tmp/x does not exist");
+        assert_eq!(
+            outcome.msg.as_deref(),
+            Some("Did not run command since '/tmp/x' does not exist")
+        );
+        assert_eq!(
+            outcome.values["stdout"],
+            "skipped, since /tmp/x does not exist"
+        );
     }
 
     #[test]
@@ -981,7 +1079,10 @@ mod tests {
         };
         assert_eq!(action.script, "exec ls");
         assert!(preview.skipped && !preview.changed);
-        assert_eq!(preview.msg.as_deref(), Some("Command would have run if not in check mode"));
+        assert_eq!(
+            preview.msg.as_deref(),
+            Some("Command would have run if not in check mode")
+        );
 
         let mut obs = observed(argv_spec(&["ls"]));
         obs.creates = Some(PathMatch {
@@ -1029,11 +1130,24 @@ mod tests {
 
     #[test]
     fn query_output_parses() {
-        let out = b"chdir\0/tmp\0creates\0/tmp/a*\0creates_found\x001\0removes\0/x\0removes_found\x000\0";
+        let out =
+            b"chdir\0/tmp\0creates\0/tmp/a*\0creates_found\x001\0removes\0/x\0removes_found\x000\0";
         let obs = parse_query(argv_spec(&["ls"]), out).expect("parses");
         assert_eq!(obs.chdir, Some(Chdir::Usable("/tmp".into())));
-        assert_eq!(obs.creates, Some(PathMatch { path: "/tmp/a*".into(), matched: true }));
-        assert_eq!(obs.removes, Some(PathMatch { path: "/x".into(), matched: false }));
+        assert_eq!(
+            obs.creates,
+            Some(PathMatch {
+                path: "/tmp/a*".into(),
+                matched: true
+            })
+        );
+        assert_eq!(
+            obs.removes,
+            Some(PathMatch {
+                path: "/x".into(),
+                matched: false
+            })
+        );
         assert!(parse_query(argv_spec(&["ls"]), b"garbage").is_err());
     }
 
@@ -1044,7 +1158,9 @@ mod tests {
     }
 
     async fn run(args: Value) -> Outcome {
-        run_module("command", args, &ctl(), false).await.expect("runs")
+        run_module("command", args, &ctl(), false)
+            .await
+            .expect("runs")
     }
 
     #[tokio::test]
@@ -1054,7 +1170,10 @@ mod tests {
         }))
         .await;
         assert!(out.changed && !out.failed, "{out:?}");
-        assert_eq!(out.values["stdout"], "[a b][it's][;][|][>][x*][$(id)][`id`][a b]");
+        assert_eq!(
+            out.values["stdout"],
+            "[a b][it's][;][|][>][x*][$(id)][`id`][a b]"
+        );
         assert_eq!(out.values["rc"], 0);
         assert_eq!(out.values["msg"], "");
         assert_eq!(out.values["cmd"][0], "printf");
@@ -1064,11 +1183,17 @@ mod tests {
     #[tokio::test]
     async fn argument_vars_expand_unless_disabled() {
         let home = std::env::var("HOME").expect("HOME");
-        let out = run(json!({"argv": ["printf", "%s|", "$HOME", "~", "$TEND_SURELY_UNSET_VAR"]})).await;
-        assert_eq!(out.values["stdout"], format!("{home}|{home}|$TEND_SURELY_UNSET_VAR|"));
+        let out =
+            run(json!({"argv": ["printf", "%s|", "$HOME", "~", "$TEND_SURELY_UNSET_VAR"]})).await;
+        assert_eq!(
+            out.values["stdout"],
+            format!("{home}|{home}|$TEND_SURELY_UNSET_VAR|")
+        );
         // cmd reports the words as given, like Ansible.
         assert_eq!(out.values["cmd"][2], "$HOME");
-        let out = run(json!({"_raw_params": "printf %s|%s $HOME ~", "expand_argument_vars": false})).await;
+        let out =
+            run(json!({"_raw_params": "printf %s|%s $HOME ~", "expand_argument_vars": false}))
+                .await;
         assert_eq!(out.values["stdout"], "$HOME|~");
     }
 
@@ -1090,7 +1215,10 @@ mod tests {
         let out = run(json!({"_raw_params": "true"})).await;
         let datetime = |v: &Value| {
             let s = v.as_str().expect("string");
-            s.len() >= 19 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b' ' && s.as_bytes()[13] == b':'
+            s.len() >= 19
+                && s.as_bytes()[4] == b'-'
+                && s.as_bytes()[10] == b' '
+                && s.as_bytes()[13] == b':'
         };
         assert!(datetime(&out.values["start"]), "{}", out.values["start"]);
         assert!(datetime(&out.values["end"]), "{}", out.values["end"]);
@@ -1106,7 +1234,10 @@ mod tests {
 
         let out = run(json!({"_raw_params": "touch made", "chdir": d, "creates": "there.*"})).await;
         assert!(!out.changed && !out.failed);
-        assert_eq!(out.msg.as_deref(), Some("Did not run command since 'there.*' exists"));
+        assert_eq!(
+            out.msg.as_deref(),
+            Some("Did not run command since 'there.*' exists")
+        );
         assert!(!dir.path().join("made").exists());
 
         let out = run(json!({"_raw_params": "touch made", "chdir": d, "creates": "made"})).await;
@@ -1115,9 +1246,14 @@ mod tests {
 
         let out = run(json!({"_raw_params": "rm gone", "chdir": d, "removes": "gone"})).await;
         assert!(!out.changed);
-        assert_eq!(out.msg.as_deref(), Some("Did not run command since 'gone' does not exist"));
+        assert_eq!(
+            out.msg.as_deref(),
+            Some("Did not run command since 'gone' does not exist")
+        );
 
-        let out = run(json!({"_raw_params": "rm made", "chdir": d, "removes": format!("{d}/ma?e")})).await;
+        let out =
+            run(json!({"_raw_params": "rm made", "chdir": d, "removes": format!("{d}/ma?e")}))
+                .await;
         assert!(out.changed && !out.failed, "{out:?}");
         assert!(!dir.path().join("made").exists());
 
@@ -1137,7 +1273,8 @@ mod tests {
     async fn stdin_and_strip_empty_ends() {
         let out = run(json!({"_raw_params": "cat", "stdin": "hello"})).await;
         assert_eq!(out.values["stdout"], "hello");
-        let out = run(json!({"_raw_params": "cat", "stdin": "hello", "strip_empty_ends": false})).await;
+        let out =
+            run(json!({"_raw_params": "cat", "stdin": "hello", "strip_empty_ends": false})).await;
         assert_eq!(out.values["stdout"], "hello\n");
         let out = run(json!({
             "_raw_params": "cat", "stdin": "hello", "strip_empty_ends": false, "stdin_add_newline": false
@@ -1155,12 +1292,20 @@ mod tests {
             .await
             .expect("runs");
         assert!(out.skipped && !out.changed);
-        assert_eq!(out.msg.as_deref(), Some("Command would have run if not in check mode"));
+        assert_eq!(
+            out.msg.as_deref(),
+            Some("Command would have run if not in check mode")
+        );
         assert!(!made.exists());
 
-        let out = run_module("command", json!({"argv": ["touch", made_s], "creates": made_s}), &ctl(), true)
-            .await
-            .expect("runs");
+        let out = run_module(
+            "command",
+            json!({"argv": ["touch", made_s], "creates": made_s}),
+            &ctl(),
+            true,
+        )
+        .await
+        .expect("runs");
         assert!(out.changed && !out.skipped);
         assert!(!made.exists());
     }
@@ -1175,9 +1320,17 @@ mod tests {
         };
         assert_eq!(err(json!({"_raw_params": "  "})).await, "no command given");
         assert_eq!(err(json!({})).await, "no command given");
-        assert_eq!(err(json!({"_raw_params": "ls", "argv": ["ls"]})).await, "only command or argv can be given, not both");
-        assert!(err(json!({"_raw_params": "ls", "cmd": "ls"})).await.starts_with("The 'cmd' argument cannot be used"));
-        assert_eq!(err(json!({"_raw_params": "echo 'oops"})).await, "No closing quotation");
+        assert_eq!(
+            err(json!({"_raw_params": "ls", "argv": ["ls"]})).await,
+            "only command or argv can be given, not both"
+        );
+        assert!(err(json!({"_raw_params": "ls", "cmd": "ls"}))
+            .await
+            .starts_with("The 'cmd' argument cannot be used"));
+        assert_eq!(
+            err(json!({"_raw_params": "echo 'oops"})).await,
+            "No closing quotation"
+        );
         let out = run(json!({"cmd": "echo via cmd"})).await;
         assert_eq!(out.values["stdout"], "via cmd");
     }

@@ -35,9 +35,9 @@ pub struct DebugParams {
     /// A variable name or expression to show.
     #[serde(default, deserialize_with = "present")]
     pub var: Option<Value>,
-    /// The `-v` level from which the task is shown.
-    #[serde(default)]
-    pub verbosity: u32,
+    /// The `-v` level from which the task is shown; the output layer reads it from the task.
+    #[serde(default, rename = "verbosity")]
+    pub _verbosity: u32,
 }
 
 /// Deserializes a parameter of any type, keeping a given `null` apart from an absent one.
@@ -64,11 +64,16 @@ const NOT_DEFINED: &str = "VARIABLE IS NOT DEFINED!";
 /// opposed to a broken expression, which fails the task.
 fn is_undefined(err: &ModuleError) -> bool {
     let text = err.to_string();
-    text.contains("is undefined") || text.contains("has no attribute") || text.contains("undefined value")
+    text.contains("is undefined")
+        || text.contains("has no attribute")
+        || text.contains("undefined value")
 }
 
 /// What `debug` reports, given a way to evaluate `var`. Pure apart from that evaluation.
-fn report(params: &DebugParams, eval: impl Fn(&str) -> Result<Value, ModuleError>) -> Result<Outcome, ModuleError> {
+fn report(
+    params: &DebugParams,
+    eval: impl Fn(&str) -> Result<Value, ModuleError>,
+) -> Result<Outcome, ModuleError> {
     let msg = params.msg.clone().filter(|m| !m.is_null());
     let var = params.var.clone().filter(|v| !v.is_null());
     match (msg, var) {
@@ -114,11 +119,21 @@ impl Module for DebugModule {
         Ok(())
     }
 
-    fn plan(&self, params: &DebugParams, _: (), ctx: &Context<'_>) -> Result<Planned<Infallible>, ModuleError> {
+    fn plan(
+        &self,
+        params: &DebugParams,
+        _: (),
+        ctx: &Context<'_>,
+    ) -> Result<Planned<Infallible>, ModuleError> {
         report(params, |expr| ctx.controller.eval_expr(expr)).map(Planned::Done)
     }
 
-    async fn apply(&self, _: &DebugParams, action: Infallible, _: &Context<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply(
+        &self,
+        _: &DebugParams,
+        action: Infallible,
+        _: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
         match action {}
     }
 }
@@ -154,7 +169,10 @@ mod tests {
 
         let out = report(&params(json!({"msg": "x", "var": "y"})), undefined).expect("ok");
         assert!(out.failed);
-        assert_eq!(out.msg.as_deref(), Some("'msg' and 'var' are incompatible options"));
+        assert_eq!(
+            out.msg.as_deref(),
+            Some("'msg' and 'var' are incompatible options")
+        );
     }
 
     #[test]
@@ -179,12 +197,19 @@ mod tests {
     async fn through_the_registry() {
         let mut ctl = FakeController::new("/nonexistent");
         ctl.vars.insert("answer".into(), json!({"n": 42}));
-        let out = run_module("debug", json!({"var": "answer", "verbosity": 2}), &ctl, false)
-            .await
-            .expect("runs");
+        let out = run_module(
+            "debug",
+            json!({"var": "answer", "verbosity": 2}),
+            &ctl,
+            false,
+        )
+        .await
+        .expect("runs");
         assert_eq!(out.values["answer"], json!({"n": 42}));
         assert!(!out.changed);
-        let out = run_module("debug", json!({"var": "missing"}), &ctl, true).await.expect("runs");
+        let out = run_module("debug", json!({"var": "missing"}), &ctl, true)
+            .await
+            .expect("runs");
         assert_eq!(out.values["missing"], "VARIABLE IS NOT DEFINED!");
         let err = run_module("debug", json!({"mgs": "typo"}), &ctl, false)
             .await

@@ -67,7 +67,12 @@ impl Module for RawModule {
         Ok(())
     }
 
-    fn plan(&self, params: &RawParams, _: (), _: &Context<'_>) -> Result<Planned<String>, ModuleError> {
+    fn plan(
+        &self,
+        params: &RawParams,
+        _: (),
+        _: &Context<'_>,
+    ) -> Result<Planned<String>, ModuleError> {
         Ok(Planned::Change {
             action: params.command_line()?,
             preview: Outcome {
@@ -77,7 +82,12 @@ impl Module for RawModule {
         })
     }
 
-    async fn apply(&self, _: &RawParams, line: String, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply(
+        &self,
+        _: &RawParams,
+        line: String,
+        ctx: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
         // FIXME(deps): Ansible hands the line to the login shell with no wrapper; that needs
         // `ctx.host.transport().exec(ExecRequest::new(&line))`, and `ExecRequest` is only
         // reachable once tend-modules depends on tend-transport (or tend-module-api re-exports
@@ -118,15 +128,23 @@ mod tests {
         let p = params(json!({"_raw_params": "echo $0", "executable": "/bin/bash -l"}));
         assert_eq!(p.command_line().expect("line"), "/bin/bash -l -c 'echo $0'");
         let p = params(json!({}));
-        assert_eq!(p.command_line().expect_err("empty").to_string(), "no command given");
+        assert_eq!(
+            p.command_line().expect_err("empty").to_string(),
+            "no command given"
+        );
     }
 
     #[tokio::test]
     async fn runs_reports_and_fails_on_rc() {
         let ctl = FakeController::new("/nonexistent");
-        let out = run_module("raw", json!({"_raw_params": "echo one; echo two; echo err >&2"}), &ctl, false)
-            .await
-            .expect("runs");
+        let out = run_module(
+            "raw",
+            json!({"_raw_params": "echo one; echo two; echo err >&2"}),
+            &ctl,
+            false,
+        )
+        .await
+        .expect("runs");
         assert!(out.changed && !out.failed);
         assert_eq!(out.values["stdout"], "one\ntwo\n");
         assert_eq!(out.values["stdout_lines"], json!(["one", "two"]));
@@ -140,9 +158,14 @@ mod tests {
         assert_eq!(out.values["rc"], 5);
         assert_eq!(out.msg.as_deref(), Some("non-zero return code"));
 
-        let out = run_module("raw", json!({"_raw_params": "[[ -n x ]] && echo $0", "executable": "/bin/bash"}), &ctl, false)
-            .await
-            .expect("runs");
+        let out = run_module(
+            "raw",
+            json!({"_raw_params": "[[ -n x ]] && echo $0", "executable": "/bin/bash"}),
+            &ctl,
+            false,
+        )
+        .await
+        .expect("runs");
         assert_eq!(out.values["stdout"], "/bin/bash\n");
     }
 
@@ -151,9 +174,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let made = dir.path().join("made");
         let ctl = FakeController::new("/nonexistent");
-        let out = run_module("raw", json!({"_raw_params": format!("touch '{}'", made.display())}), &ctl, true)
-            .await
-            .expect("runs");
+        let out = run_module(
+            "raw",
+            json!({"_raw_params": format!("touch '{}'", made.display())}),
+            &ctl,
+            true,
+        )
+        .await
+        .expect("runs");
         assert!(out.skipped && !out.changed && !out.failed);
         assert!(!made.exists());
     }

@@ -25,9 +25,10 @@ pub struct SetFactModule;
 
 /// Python's keywords, which `isidentifier` in Ansible rejects as variable names.
 const PYTHON_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 /// Ansible's `isidentifier`: an ASCII Python identifier that is not a keyword.
@@ -71,7 +72,9 @@ fn facts(
             )));
         }
         let value = match value {
-            Value::String(s) if ["true", "false", "yes", "no"].contains(&s.to_ascii_lowercase().as_str()) => {
+            Value::String(s)
+                if ["true", "false", "yes", "no"].contains(&s.to_ascii_lowercase().as_str()) =>
+            {
                 Value::Bool(parse_bool(s).unwrap_or(false))
             }
             other => other.clone(),
@@ -99,8 +102,15 @@ impl Module for SetFactModule {
         Ok(())
     }
 
-    fn plan(&self, args: &Map<String, Value>, _: (), ctx: &Context<'_>) -> Result<Planned<Infallible>, ModuleError> {
-        let facts = facts(args, |key| ctx.controller.render_template(key, "set_fact key"))?;
+    fn plan(
+        &self,
+        args: &Map<String, Value>,
+        _: (),
+        ctx: &Context<'_>,
+    ) -> Result<Planned<Infallible>, ModuleError> {
+        let facts = facts(args, |key| {
+            ctx.controller.render_template(key, "set_fact key")
+        })?;
         let outcome = Outcome {
             values: Map::from_iter([("ansible_facts".to_string(), Value::Object(facts.clone()))]),
             facts,
@@ -109,7 +119,12 @@ impl Module for SetFactModule {
         Ok(Planned::Done(outcome))
     }
 
-    async fn apply(&self, _: &Map<String, Value>, action: Infallible, _: &Context<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply(
+        &self,
+        _: &Map<String, Value>,
+        action: Infallible,
+        _: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
         match action {}
     }
 }
@@ -171,7 +186,10 @@ mod tests {
             .await
             .expect("runs");
         assert!(!out.changed && !out.failed);
-        assert_eq!(Value::Object(out.facts.clone()), json!({"a": 1, "b": "two"}));
+        assert_eq!(
+            Value::Object(out.facts.clone()),
+            json!({"a": 1, "b": "two"})
+        );
         assert_eq!(out.values["ansible_facts"], json!({"a": 1, "b": "two"}));
     }
 }

@@ -86,15 +86,29 @@ impl Module for ShellModule {
     const NAME: &'static str = "shell";
     const FREE_FORM: FreeForm = FreeForm::RawParams;
 
-    async fn query(&self, params: &ShellParams, ctx: &Context<'_>) -> Result<Observed, ModuleError> {
+    async fn query(
+        &self,
+        params: &ShellParams,
+        ctx: &Context<'_>,
+    ) -> Result<Observed, ModuleError> {
         command::query(params.spec()?, ctx).await
     }
 
-    fn plan(&self, _: &ShellParams, observed: Observed, ctx: &Context<'_>) -> Result<Planned<RunAction>, ModuleError> {
+    fn plan(
+        &self,
+        _: &ShellParams,
+        observed: Observed,
+        ctx: &Context<'_>,
+    ) -> Result<Planned<RunAction>, ModuleError> {
         Ok(command::plan(observed, ctx.check_mode))
     }
 
-    async fn apply(&self, _: &ShellParams, action: RunAction, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+    async fn apply(
+        &self,
+        _: &ShellParams,
+        action: RunAction,
+        ctx: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
         command::apply(action, ctx).await
     }
 }
@@ -112,7 +126,9 @@ mod tests {
     }
 
     async fn run(args: Value) -> Outcome {
-        run_module("shell", args, &ctl(), false).await.expect("runs")
+        run_module("shell", args, &ctl(), false)
+            .await
+            .expect("runs")
     }
 
     #[test]
@@ -142,16 +158,25 @@ mod tests {
         assert_eq!(out.values["stdout"], "HELLO");
         assert_eq!(out.values["stderr"], "world");
         assert_eq!(out.values["cmd"], script);
-        assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).expect("out.txt"), "HELLO\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out.txt")).expect("out.txt"),
+            "HELLO\n"
+        );
 
-        let out = run(json!({"_raw_params": "echo again > out.txt", "chdir": d, "creates": "out.*"})).await;
+        let out =
+            run(json!({"_raw_params": "echo again > out.txt", "chdir": d, "creates": "out.*"}))
+                .await;
         assert!(!out.changed);
-        assert_eq!(out.msg.as_deref(), Some("Did not run command since 'out.*' exists"));
+        assert_eq!(
+            out.msg.as_deref(),
+            Some("Did not run command since 'out.*' exists")
+        );
     }
 
     #[tokio::test]
     async fn executable_and_failures() {
-        let out = run(json!({"cmd": "[[ 1 == 1 ]] && echo \"$0\"", "executable": "/bin/bash"})).await;
+        let out =
+            run(json!({"cmd": "[[ 1 == 1 ]] && echo \"$0\"", "executable": "/bin/bash"})).await;
         assert_eq!(out.values["stdout"], "/bin/bash");
 
         let out = run(json!({"_raw_params": "echo partial; exit 7"})).await;

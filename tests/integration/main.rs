@@ -1,1 +1,18 @@
-fn main() {}
+//! Integration tests: the `tend` binary against real OpenSSH lab hosts.
+//!
+//! One test binary (libtest-mimic harness) so the lab machinery is shared. Every test starts
+//! its own lab, so tests can change host state freely and run in parallel.
+
+mod support;
+mod tests;
+
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = tests::all()
+        .into_iter()
+        .map(|(name, f)| {
+            libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}

@@ -151,9 +151,7 @@ pub(crate) fn expand_hostname_range(line: &str) -> Result<Vec<String>, String> {
         None => 1,
         Some(s) => match s.parse::<usize>() {
             Ok(0) | Err(_) => {
-                return Err(format!(
-                    "host range `[{nrange}]` has an invalid step `{s}`"
-                ))
+                return Err(format!("host range `[{nrange}]` has an invalid step `{s}`"))
             }
             Ok(n) => n,
         },

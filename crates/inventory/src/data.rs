@@ -3,7 +3,7 @@
 //! and the final `reconcile_inventory` pass (`all` and `ungrouped` membership, group depth).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -83,7 +83,9 @@ impl InventoryData {
         if let Some(idx) = self.groups.get_index_of(name) {
             return idx;
         }
-        self.groups.insert_full(name.to_string(), Group::new(name)).0
+        self.groups
+            .insert_full(name.to_string(), Group::new(name))
+            .0
     }
 
     pub(crate) fn group_index(&self, name: &str) -> Option<usize> {
@@ -92,7 +94,12 @@ impl InventoryData {
 
     /// Adds `host` (if new) and puts it in `group`. A port only applies when the host is new,
     /// as in Ansible, where it is a constructor argument.
-    pub(crate) fn add_host(&mut self, name: &str, group: Option<usize>, port: Option<u64>) -> usize {
+    pub(crate) fn add_host(
+        &mut self,
+        name: &str,
+        group: Option<usize>,
+        port: Option<u64>,
+    ) -> usize {
         let idx = match self.hosts.get_index_of(name) {
             Some(idx) => idx,
             None => {
@@ -307,9 +314,25 @@ impl InventoryData {
     }
 
     pub(crate) fn set_current_file(&mut self, path: &Path) {
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        self.current_source = CurrentSource::File(absolute);
+        self.current_source = CurrentSource::File(normalize(path));
     }
+}
+
+/// Ansible's `unfrackpath(follow=False)`: absolute and lexically normalised (`.`/`..` folded),
+/// without resolving symlinks, so `inventory_file` reads the same however `-i` was spelled.
+fn normalize(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Python's `int(value)` for the JSON values an inventory can hold.
@@ -353,6 +376,14 @@ mod tests {
         assert_eq!(d.groups[b].depth, 2);
         assert_eq!(d.groups[c].depth, 3);
         assert_eq!(d.groups[UNGROUPED].depth, 1);
+    }
+
+    #[test]
+    fn normalizes_source_paths() {
+        assert_eq!(
+            normalize(Path::new("/a/./b/../c/hosts")),
+            PathBuf::from("/a/c/hosts")
+        );
     }
 
     #[test]

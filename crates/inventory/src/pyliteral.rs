@@ -235,8 +235,7 @@ fn lex_number(chars: &[char], start: usize) -> Option<(Tok, usize)> {
             PyVal::Float(text.parse::<f64>().ok()?)
         } else {
             // Python 3 rejects `010`; only all-zero literals may start with 0.
-            if int_part.len() > 1 && int_part.starts_with('0') && int_part.contains(|c| c != '0')
-            {
+            if int_part.len() > 1 && int_part.starts_with('0') && int_part.contains(|c| c != '0') {
                 return None;
             }
             int_from_radix(&int_part, 10)
@@ -383,9 +382,17 @@ fn hex_value(digits: &[char]) -> Option<u32> {
 #[derive(Debug, Clone)]
 enum Ast {
     Const(PyVal),
-    Name(String),
-    Unary { negative: bool, operand: Box<Ast> },
-    Binary { subtract: bool, left: Box<Ast>, right: Box<Ast> },
+    /// Any other name (`yes`, `web01`): never a literal.
+    Name,
+    Unary {
+        negative: bool,
+        operand: Box<Ast>,
+    },
+    Binary {
+        subtract: bool,
+        left: Box<Ast>,
+        right: Box<Ast>,
+    },
     EmptySetCall,
     List(Vec<Ast>),
     Tuple(Vec<Ast>),
@@ -515,7 +522,7 @@ impl Parser {
                     }
                     Ast::EmptySetCall
                 }
-                _ => Ast::Name(name),
+                _ => Ast::Name,
             },
             Tok::Punct('(') => {
                 if self.eat(')') {
@@ -770,8 +777,9 @@ fn to_json(v: &PyVal) -> Value {
             .ok()
             .or_else(|| Number::from_f64(*n as f64))
             .map_or_else(|| Value::String(n.to_string()), Value::Number),
-        PyVal::Float(f) => Number::from_f64(*f)
-            .map_or_else(|| Value::String(py_float_repr(*f)), Value::Number),
+        PyVal::Float(f) => {
+            Number::from_f64(*f).map_or_else(|| Value::String(py_float_repr(*f)), Value::Number)
+        }
         PyVal::Complex(s) => Value::String(s.clone()),
         PyVal::Str(s) => Value::String(s.clone()),
         PyVal::Bytes(b) => Value::String(bytes_text(b)),
@@ -837,8 +845,21 @@ mod tests {
         assert_eq!(v("None"), Value::Null);
         assert_eq!(v("..."), json!("..."));
         for s in [
-            "true", "yes", "FALSE", "none", "abc", "web01", "/srv/www", "a.b", "http://x/y", "",
-            "a b", "a=b", "set(1)", "f'x'", "x()",
+            "true",
+            "yes",
+            "FALSE",
+            "none",
+            "abc",
+            "web01",
+            "/srv/www",
+            "a.b",
+            "http://x/y",
+            "",
+            "a b",
+            "a=b",
+            "set(1)",
+            "f'x'",
+            "x()",
         ] {
             assert_eq!(v(s), json!(s), "{s}");
         }
@@ -881,7 +902,15 @@ mod tests {
         assert_eq!(v("{}"), json!({}));
         assert_eq!(v("[1, 2] # trailing comment"), json!([1, 2]));
         assert_eq!(v("8080 # http"), json!(8080));
-        for s in ["[1, 2", "{1: 2, 3}", "{[1]: 2}", "{[1]}", "[1][0]", "{**a}", "[1 2]"] {
+        for s in [
+            "[1, 2",
+            "{1: 2, 3}",
+            "{[1]: 2}",
+            "{[1]}",
+            "[1][0]",
+            "{**a}",
+            "[1 2]",
+        ] {
             assert_eq!(v(s), json!(s), "{s}");
         }
     }

@@ -89,7 +89,6 @@ fn sshd_config(spec: &HostSpec<'_>, dir: &Path) -> String {
          PidFile none\n\
          Subsystem sftp internal-sftp\n\
          LogLevel ERROR\n\
-         BogusOption yes\n\
          # {dir}\n",
         addr = spec.addr,
         port = spec.port,
@@ -349,11 +348,14 @@ pub fn processes_in_namespace(ns_ino: u64) -> Vec<u32> {
     pids
 }
 
-fn kill_namespace(ns: &File) -> Result<(), String> {
+pub(crate) fn kill_namespace(ns: &File) -> Result<(), String> {
     let ino = ns
         .metadata()
         .map_err(|e| format!("stat of mount namespace: {e}"))?
         .ino();
+    if Some(ino) == own_namespace() {
+        return Err("refusing to kill the lab's own mount namespace".to_string());
+    }
     // Repeat: a process may fork between our scan and its kill.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

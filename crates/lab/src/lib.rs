@@ -17,10 +17,16 @@
 //!
 //! Needs root, `openssh-server`, `openssh-client` and util-linux's `unshare`/`setsid`.
 //! Host indices in every method are 0-based positions in [`Lab::hosts`].
+//!
+//! Addresses come from 127.80.0.0/16 (or `TEND_LAB_NET`, e.g. `127.81`), each guarded by a
+//! flock in `/tmp/tend-lab-addrs/` so concurrent labs in any process never share one, and
+//! probed with a bind so addresses something else listens on are skipped. A lab whose process
+//! died without teardown is reaped by the next lab started from the same temp dir.
 
 mod addr;
 mod error;
 mod host;
+mod reap;
 
 use std::fmt::Write as _;
 use std::fs::{self, Metadata};
@@ -248,6 +254,7 @@ fn make_dir(wanted: Option<&Path>) -> Result<(PathBuf, bool), LabError> {
         return Ok((dir, true));
     }
     let tmp = std::path::absolute(std::env::temp_dir()).ctx(|| "resolving temp dir".into())?;
+    reap::reap_stale_labs(&tmp);
     loop {
         let seq = LAB_SEQ.fetch_add(1, Ordering::Relaxed);
         let dir = tmp.join(format!("tend-lab-{}-{seq}", std::process::id()));
@@ -504,7 +511,9 @@ impl Lab {
         while !pending.is_empty() {
             let mut still = Vec::with_capacity(pending.len());
             for i in pending {
-                if let Some(reason) = self.proc(i).exited() {
+                // Bound first: the guard must be gone before host_start_error locks again.
+                let exited = self.proc(i).exited();
+                if let Some(reason) = exited {
                     return Err(self.host_start_error(i, &names[i], addrs[i], reason));
                 }
                 let sa = SocketAddr::from((addrs[i], port));
@@ -770,7 +779,8 @@ impl Lab {
         self.torn_down = true;
         let mut problems = Vec::new();
         for i in 0..self.procs.len() {
-            if let Err(p) = self.proc(i).kill() {
+            let killed = self.proc(i).kill();
+            if let Err(p) = killed {
                 problems.push(p);
             }
         }

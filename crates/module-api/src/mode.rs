@@ -118,7 +118,12 @@ impl ModeArg {
     /// A path about to be created starts from what `mkdir`/`open` would give it
     /// (`0777`/`0666` minus the umask), because Ansible creates first and applies the mode
     /// second. The umask also limits a symbolic clause with no `u`/`g`/`o`/`a` (`+x`).
-    pub fn resolve_with_umask(&self, current: Option<u32>, is_dir: bool, umask: u32) -> Result<u32, ModeError> {
+    pub fn resolve_with_umask(
+        &self,
+        current: Option<u32>,
+        is_dir: bool,
+        umask: u32,
+    ) -> Result<u32, ModeError> {
         match self {
             ModeArg::Octal(bits) => Ok(*bits),
             ModeArg::Symbolic(sym) => {
@@ -182,12 +187,12 @@ impl SymbolicMode {
             }
             let mut actions: Vec<(char, String)> = Vec::new();
             for c in rest.chars() {
-                match c {
-                    '+' | '-' | '=' => actions.push((c, String::new())),
-                    'r' | 'w' | 'x' | 'X' | 's' | 't' | 'u' | 'g' | 'o' => match actions.last_mut() {
-                        Some((_, perms)) => perms.push(c),
-                        None => return Err(bad()),
-                    },
+                if matches!(c, '+' | '-' | '=') {
+                    actions.push((c, String::new()));
+                    continue;
+                }
+                match actions.last_mut() {
+                    Some((_, perms)) if "rwxXstugo".contains(c) => perms.push(c),
                     _ => return Err(bad()),
                 }
             }
@@ -362,7 +367,10 @@ mod tests {
     fn new_paths_start_from_the_umask_default() {
         assert_eq!(parse("u+x").resolve(None, false), Ok(0o744));
         assert_eq!(parse("g+w").resolve(None, true), Ok(0o775));
-        assert_eq!(parse("o-r").resolve_with_umask(None, false, 0o077), Ok(0o600));
+        assert_eq!(
+            parse("o-r").resolve_with_umask(None, false, 0o077),
+            Ok(0o600)
+        );
         assert_eq!(parse("0600").resolve(None, false), Ok(0o600));
     }
 

@@ -75,9 +75,7 @@ pub fn load_private_key(path: &Path, passphrase: Option<&str>) -> Result<Private
         russh::keys::Error::KeyIsEncrypted => KeyError::NeedsPassphrase {
             path: path.to_path_buf(),
         },
-        other if passphrase.is_some() => {
-            parse_error(format!("{other} (is the passphrase right?)"))
-        }
+        other if passphrase.is_some() => parse_error(format!("{other} (is the passphrase right?)")),
         other => parse_error(other.to_string()),
     })
 }
@@ -192,7 +190,13 @@ impl<'a, H: russh::client::Handler> Authenticator<'a, H> {
             return hash;
         }
         // A server that never says which signatures it takes only knows SHA-1 `ssh-rsa`.
-        let hash = self.handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        let hash = self
+            .handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten();
         self.rsa_hash = Some(hash);
         hash
     }
@@ -397,7 +401,10 @@ mod tests {
         let msg = load_private_key(&secret, None)
             .expect_err("needs passphrase")
             .to_string();
-        assert!(msg.contains("encrypted") && msg.contains("passphrase"), "{msg}");
+        assert!(
+            msg.contains("encrypted") && msg.contains("passphrase"),
+            "{msg}"
+        );
         assert!(matches!(
             load_private_key(&secret, Some("wrong")),
             Err(KeyError::WrongPassphrase { .. })

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use russh::client::{self, DisconnectReason, Handle, Msg};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
-use russh::{Channel, ChannelMsg, ChannelWriteHalf, Disconnect, Sig};
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, Sig};
 use tend_transport::{
     ConnectionSpec, ExecOutput, ExecRequest, HostKeyMode, Transport, TransportError,
 };
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::auth::{Authenticator, Credentials, KeyError};
 use crate::known_hosts::{self, HostKey, HostKeyError, KnownHosts};
@@ -25,6 +25,9 @@ pub const MAX_CONCURRENT_CHANNELS: usize = 8;
 /// (doubled each time).
 const CHANNEL_OPEN_ATTEMPTS: u32 = 6;
 const CHANNEL_OPEN_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long an abandoned command gets to finish before its channel is closed regardless.
+const ABANDON_GRACE: Duration = Duration::from_secs(10);
 
 /// A host that answers nothing for `KEEPALIVE_INTERVAL * (KEEPALIVE_MAX + 1)` is given up on.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
@@ -88,12 +91,35 @@ impl client::Handler for ClientHandler {
                 ),
                 Ok(()),
             ),
-            DisconnectReason::Error(e) => (e.to_string(), Err(e)),
+            DisconnectReason::Error(e) => (describe_handler_error(&e), Err(e)),
         };
         if let Ok(mut slot) = self.disconnect.lock() {
             slot.get_or_insert(note);
         }
         result
+    }
+}
+
+/// Words for why a connection ended, rather than russh's terse ones ("early eof").
+fn describe_handler_error(error: &HandlerError) -> String {
+    use std::io::ErrorKind;
+    match error {
+        HandlerError::Ssh(russh::Error::IO(e)) => match e.kind() {
+            ErrorKind::UnexpectedEof => "the remote side closed the connection".to_owned(),
+            ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+            ErrorKind::BrokenPipe => {
+                "the remote side closed the connection (broken pipe)".to_owned()
+            }
+            _ => e.to_string(),
+        },
+        HandlerError::Ssh(russh::Error::KeepaliveTimeout) => format!(
+            "the host stopped answering (no reply to {KEEPALIVE_MAX} keepalives, {}s apart)",
+            KEEPALIVE_INTERVAL.as_secs()
+        ),
+        HandlerError::Ssh(russh::Error::HUP | russh::Error::Disconnect) => {
+            "the remote side closed the connection".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -215,8 +241,10 @@ impl SshTransport {
                 })?
                 .known_key_types(&spec.address, spec.port),
         };
-        let mut preferred = russh::Preferred::default();
-        preferred.key = Cow::Owned(preferred_host_key_algorithms(&known_types));
+        let preferred = russh::Preferred {
+            key: Cow::Owned(preferred_host_key_algorithms(&known_types)),
+            ..russh::Preferred::default()
+        };
         let config = Arc::new(client::Config {
             nodelay: true,
             keepalive_interval: Some(KEEPALIVE_INTERVAL),
@@ -234,9 +262,11 @@ impl SshTransport {
         let stream = tcp_connect(spec).await?;
         // ssh's ConnectTimeout covers the banner exchange too: a port that accepts and then
         // says nothing must not hang the run.
-        let handshake =
-            tokio::time::timeout(spec.connect_timeout, client::connect_stream(config, stream, handler))
-                .await;
+        let handshake = tokio::time::timeout(
+            spec.connect_timeout,
+            client::connect_stream(config, stream, handler),
+        )
+        .await;
         let mut handle = match handshake {
             Err(_) => {
                 return Err(unreachable(
@@ -259,13 +289,13 @@ impl SshTransport {
                     reason: e.to_string(),
                 })
             }
-            Ok(Err(HandlerError::Ssh(e))) => {
+            Ok(Err(e)) => {
                 let note = disconnect.lock().ok().and_then(|slot| slot.clone());
                 return Err(unreachable(
                     spec,
                     format!(
                         "SSH handshake failed: {}",
-                        note.unwrap_or_else(|| e.to_string())
+                        note.unwrap_or_else(|| describe_handler_error(&e))
                     ),
                 ));
             }
@@ -349,33 +379,6 @@ impl SshTransport {
     }
 }
 
-/// Sends CHANNEL_CLOSE for a channel abandoned before the server closed it (the exec future
-/// was dropped, or failed halfway). russh sends nothing when a channel is dropped, and the
-/// server would keep the session, counting it against MaxSessions, until the connection ends.
-struct CloseOnDrop {
-    write: Option<ChannelWriteHalf<Msg>>,
-}
-
-impl CloseOnDrop {
-    /// The server closed the channel and russh already answered; nothing is left to do.
-    fn disarm(&mut self) {
-        self.write = None;
-    }
-}
-
-impl Drop for CloseOnDrop {
-    fn drop(&mut self) {
-        let Some(write) = self.write.take() else {
-            return;
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = write.close().await;
-            });
-        }
-    }
-}
-
 /// `128 + signal number`, as a shell reports a command killed by a signal. The numbers are
 /// Linux's, which is what managed hosts run; an unknown name gives 255, ssh's own failure code.
 fn signal_exit_code(signal: &Sig) -> i32 {
@@ -418,29 +421,45 @@ fn signal_exit_code(signal: &Sig) -> i32 {
     128 + number
 }
 
-#[async_trait::async_trait]
-impl Transport for SshTransport {
-    async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
-        let _permit = self
-            .inner
-            .channels
-            .acquire()
-            .await
-            .map_err(|_| self.channel_error("the connection was closed by tend"))?;
+/// One command, owned, so it can run in its own task.
+struct Job {
+    command: String,
+    stdin: Option<Vec<u8>>,
+}
+
+impl SshTransport {
+    /// Runs `job` on a fresh channel. `cancel` resolves when the caller stops waiting; the
+    /// channel is then wound down here, since nobody else will.
+    async fn run_job(
+        &self,
+        job: Job,
+        mut cancel: oneshot::Receiver<()>,
+    ) -> Result<ExecOutput, TransportError> {
+        let abandoned = || self.channel_error("the caller stopped waiting for the command");
+        // Held until the channel is closed, so a cancelled command still counts against the
+        // server's MaxSessions while it winds down.
+        let _permit = tokio::select! {
+            permit = self.inner.channels.acquire() => permit
+                .map_err(|_| self.channel_error("the connection was closed by tend"))?,
+            _ = &mut cancel => return Err(abandoned()),
+        };
         if self.inner.handle.is_closed() {
             return Err(self.connection_lost());
         }
+        // Not cancellable: a channel the server opened must be closed again, or its session
+        // stays allocated until the connection ends.
         let channel = self.open_channel().await?;
         let (mut read, write) = channel.split();
-        let mut guard = CloseOnDrop { write: Some(write) };
-        let Some(write) = guard.write.as_ref() else {
-            return Err(self.channel_error("channel vanished"));
-        };
-
-        if write.exec(true, request.command).await.is_err() {
+        if !matches!(cancel.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
+            // No command was started, so the server frees the session as soon as it is closed.
+            let _ = write.close().await;
+            return Err(abandoned());
+        }
+        if write.exec(true, job.command).await.is_err() {
             return Err(self.connection_lost());
         }
-        let stdin = request.stdin.map(<[u8]>::to_vec);
+        let write = &write;
+        let stdin = job.stdin;
         // Input is written while output is read: a command may fill its output window before
         // it reads all its input, and one that never reads it must not stall us either.
         let mut feed = Box::pin(async move {
@@ -452,15 +471,18 @@ impl Transport for SshTransport {
         let mut feeding = true;
         let mut output = ExecOutput::default();
         let mut exit_code = None;
-        let mut refused = false;
-        let mut closed = false;
-        while !closed {
+        loop {
             tokio::select! {
                 fed = &mut feed, if feeding => {
                     feeding = false;
                     if let Err(e) = fed {
                         tracing::debug!("{}: stdin not fully written: {e}", self.inner.name);
                     }
+                }
+                _ = &mut cancel => {
+                    drop(feed);
+                    wind_down(&self.inner.name, write, &mut read).await;
+                    return Err(abandoned());
                 }
                 msg = read.wait() => match msg {
                     Some(ChannelMsg::Data { data }) => output.stdout.extend_from_slice(&data),
@@ -473,32 +495,75 @@ impl Transport for SshTransport {
                     Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
                         exit_code = Some(signal_exit_code(&signal_name))
                     }
-                    Some(ChannelMsg::Failure) => refused = true,
-                    Some(ChannelMsg::Close) => closed = true,
+                    // Without a command the server would keep the channel open forever.
+                    Some(ChannelMsg::Failure) => {
+                        drop(feed);
+                        let _ = write.close().await;
+                        return Err(self.channel_error("the server refused to run the command"));
+                    }
+                    // russh has already answered the server's close; the channel is done.
+                    Some(ChannelMsg::Close) => break,
                     Some(_) => {}
                     // The session task dropped the channel: the connection is gone.
-                    None => match exit_code {
-                        Some(_) => closed = true,
-                        None => return Err(self.connection_lost()),
-                    },
+                    None if exit_code.is_some() => break,
+                    None => return Err(self.connection_lost()),
                 },
             }
         }
-        drop(feed);
-        guard.disarm();
 
-        if refused {
-            return Err(self.channel_error("the server refused to run the command"));
-        }
         match exit_code {
             Some(code) => {
                 output.exit_code = code;
                 Ok(output)
             }
             None if self.inner.handle.is_closed() => Err(self.connection_lost()),
-            None => Err(self.channel_error(
-                "the command's channel closed without an exit status",
-            )),
+            None => Err(self.channel_error("the command's channel closed without an exit status")),
+        }
+    }
+}
+
+/// Winds down a channel whose command nobody waits for any more. OpenSSH keeps a session
+/// allocated while its command runs, whether or not the channel is closed, so the command is
+/// asked to stop and then waited for (holding the caller's MaxSessions slot) for a while.
+/// Closing first would not help: russh ignores the server's answering close, and the slot
+/// would look free while the server still counts it.
+async fn wind_down(host: &str, write: &ChannelWriteHalf<Msg>, read: &mut ChannelReadHalf) {
+    // OpenSSH refuses signals for sessions it runs without privilege separation (root
+    // logins); the command then simply runs to its end, or to the grace period's.
+    let _ = write.signal(Sig::TERM).await;
+    let _ = write.eof().await;
+    let drained = tokio::time::timeout(ABANDON_GRACE, async {
+        while let Some(msg) = read.wait().await {
+            if matches!(msg, ChannelMsg::Close) {
+                break;
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::debug!(
+            "{host}: an abandoned command still runs after {ABANDON_GRACE:?}; closing its channel"
+        );
+        let _ = write.close().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for SshTransport {
+    async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
+        let job = Job {
+            command: request.command.to_owned(),
+            stdin: request.stdin.map(<[u8]>::to_vec),
+        };
+        // The command runs in its own task so that a caller who drops this future (a timeout,
+        // a cancelled play) cannot leave a half-open channel behind: dropping `_cancel` tells
+        // the task to clean up.
+        let (_cancel, cancelled) = oneshot::channel();
+        let this = self.clone();
+        let task = tokio::spawn(async move { this.run_job(job, cancelled).await });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(self.channel_error(format!("the command's task failed: {e}"))),
         }
     }
 

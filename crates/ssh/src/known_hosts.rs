@@ -19,22 +19,24 @@ use tend_transport::{HostKeyMode, KnownHostsPolicy};
 /// A host public key in SSH wire form: what both known_hosts lines and servers carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostKey {
-    key_type: String,
+    /// Always starts with a length-prefixed, non-empty UTF-8 type name (checked on creation).
     blob: Vec<u8>,
+}
+
+/// The type name at the front of a key blob.
+fn blob_type(blob: &[u8]) -> Option<&str> {
+    let len_bytes: [u8; 4] = blob.get(..4)?.try_into().ok()?;
+    let len = u32::from_be_bytes(len_bytes) as usize;
+    let name = std::str::from_utf8(blob.get(4..4usize.checked_add(len)?)?).ok()?;
+    (!name.is_empty()).then_some(name)
 }
 
 impl HostKey {
     /// Reads a key from its wire encoding; the type is the blob's leading string, as OpenSSH
     /// takes it, so a known_hosts line whose type column disagrees with its key still works.
     pub fn from_blob(blob: Vec<u8>) -> Option<HostKey> {
-        let len_bytes: [u8; 4] = blob.get(..4)?.try_into().ok()?;
-        let len = u32::from_be_bytes(len_bytes) as usize;
-        let name = blob.get(4..4usize.checked_add(len)?)?;
-        let key_type = std::str::from_utf8(name).ok()?.to_owned();
-        if key_type.is_empty() {
-            return None;
-        }
-        Some(HostKey { key_type, blob })
+        blob_type(&blob)?;
+        Some(HostKey { blob })
     }
 
     /// Reads the base64 key column of a known_hosts or `.pub` line.
@@ -44,7 +46,7 @@ impl HostKey {
 
     /// The algorithm name, e.g. `ssh-ed25519`.
     pub fn key_type(&self) -> &str {
-        &self.key_type
+        blob_type(&self.blob).unwrap_or_default()
     }
 
     pub fn blob(&self) -> &[u8] {
@@ -66,7 +68,7 @@ impl HostKey {
 
 impl fmt::Display for HostKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} key {}", self.key_type, self.fingerprint())
+        write!(f, "{} key {}", self.key_type(), self.fingerprint())
     }
 }
 
@@ -170,7 +172,9 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 /// One usable line of a known_hosts file.
@@ -280,13 +284,15 @@ impl KnownHosts {
             .iter()
             .find(|e| e.marker == Marker::Revoked && e.key == *key)
         {
-            return Verdict::Revoked { at: location(entry) };
+            return Verdict::Revoked {
+                at: location(entry),
+            };
         }
         let plain = || entries.iter().filter(|e| e.marker == Marker::None);
         if plain().any(|e| e.key == *key) {
             return Verdict::Known;
         }
-        if let Some(entry) = plain().find(|e| e.key.key_type == key.key_type) {
+        if let Some(entry) = plain().find(|e| e.key.key_type() == key.key_type()) {
             return Verdict::Changed {
                 recorded: location(entry),
             };
@@ -302,8 +308,9 @@ impl KnownHosts {
     pub fn known_key_types(&self, host: &str, port: u16) -> Vec<String> {
         let mut types: Vec<String> = Vec::new();
         for entry in self.matching(host, port) {
-            if entry.marker == Marker::None && !types.contains(&entry.key.key_type) {
-                types.push(entry.key.key_type.clone());
+            let key_type = entry.key.key_type();
+            if entry.marker == Marker::None && !types.iter().any(|t| t == key_type) {
+                types.push(key_type.to_owned());
             }
         }
         types
@@ -383,7 +390,7 @@ pub fn append(file: &Path, host: &str, port: u16, key: &HostKey) -> Result<(), K
     line.push_str(&format!(
         "{} {} {}\n",
         host_pattern(host, port),
-        key.key_type,
+        key.key_type(),
         key.to_base64()
     ));
     let mut out = fs::OpenOptions::new()
@@ -413,7 +420,8 @@ pub enum HostKeyError {
         "the {key_type} host key of {name} is unknown (fingerprint {fingerprint}){other}; \
          searched {searched}. If that fingerprint is the host's, accept it with \
          --accept-new-host-keys, or record it with `ssh-keyscan{port_flag} {host} >> {first_file}`",
-        key_type = key.key_type,
+        name = host_pattern(host, *port),
+        key_type = key.key_type(),
         fingerprint = key.fingerprint(),
         other = other_types_note(other_types),
         searched = searched_note(files),
@@ -421,7 +429,6 @@ pub enum HostKeyError {
         port_flag = if *port == 22 { String::new() } else { format!(" -p {port}") },
     )]
     Unknown {
-        name: String,
         host: String,
         port: u16,
         key: HostKey,
@@ -434,7 +441,7 @@ pub enum HostKeyError {
          Someone could be intercepting the connection (man-in-the-middle), or the host key was \
          replaced. If the change is expected, remove the old entry with \
          `ssh-keygen -R '{name}' -f {file}` and connect again",
-        key_type = key.key_type,
+        key_type = key.key_type(),
         fingerprint = key.fingerprint(),
         file = recorded.file.display(),
     )]
@@ -446,7 +453,7 @@ pub enum HostKeyError {
     #[error(
         "the {key_type} key offered by {name} (fingerprint {fingerprint}) is marked @revoked at \
          {at}; refusing to connect",
-        key_type = key.key_type,
+        key_type = key.key_type(),
         fingerprint = key.fingerprint(),
     )]
     Revoked {
@@ -513,14 +520,10 @@ pub fn verify(
             HostKeyMode::AcceptNew => {
                 let file = policy.files.first().ok_or(KnownHostsError::NoFile)?;
                 append(file, host, port, key)?;
-                tracing::info!(
-                    "{name}: recorded new host key {key} in {}",
-                    file.display()
-                );
+                tracing::info!("{name}: recorded new host key {key} in {}", file.display());
                 Ok(Accepted::Recorded(file.clone()))
             }
             _ => Err(HostKeyError::Unknown {
-                name,
                 host: host.to_owned(),
                 port,
                 key: key.clone(),
@@ -790,8 +793,8 @@ mod tests {
         let user = dir.path().join("user_known_hosts");
         let system = dir.path().join("ssh_known_hosts");
         fs::write(&system, format!("web1 ssh-ed25519 {ED_A}\n")).expect("write");
-        let kh = KnownHosts::load(&[dir.path().join("missing"), user, system.clone()])
-            .expect("load");
+        let kh =
+            KnownHosts::load(&[dir.path().join("missing"), user, system.clone()]).expect("load");
         assert_eq!(kh.check("web1", 22, &key(ED_A)), Verdict::Known);
         match kh.check("web1", 22, &key(ED_B)) {
             Verdict::Changed { recorded } => assert_eq!(recorded.file, system),
@@ -840,7 +843,10 @@ mod tests {
             let msg = verify(&policy(mode), "web1", 2222, &key(ED_B))
                 .expect_err("changed refused")
                 .to_string();
-            assert!(msg.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{msg}");
+            assert!(
+                msg.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+                "{msg}"
+            );
             assert!(msg.contains(&key(ED_B).fingerprint()), "{msg}");
             assert!(msg.contains(&format!("{}:1", file.display())), "{msg}");
         }

@@ -10,7 +10,9 @@ pub mod known_hosts;
 
 use std::sync::Arc;
 
-use tend_transport::{ConnectionKind, ConnectionSpec, Connector, LocalTransport, Transport, TransportError};
+use tend_transport::{
+    ConnectionKind, ConnectionSpec, Connector, LocalTransport, Transport, TransportError,
+};
 
 pub use auth::{key_is_encrypted, load_private_key, KeyError};
 pub use client::{SshTransport, MAX_CONCURRENT_CHANNELS};

@@ -49,8 +49,8 @@ fn position(line: &Option<u32>, col: &Option<u32>) -> String {
 
 /// What the failing code was rendering, to turn a minijinja error into a precise one.
 pub(crate) struct ErrorContext<'a> {
-    /// The text that was compiled (template or expression) as minijinja saw it.
-    pub source: &'a str,
+    /// Text inserted by the source rewrites (position, length), which error positions skip.
+    pub inserted: &'a [(usize, usize)],
     /// Byte offset of `source` inside the user's text, for positions (wrapping `{{ }}` shifts them).
     pub offset: usize,
     /// The text as the user wrote it.
@@ -113,12 +113,12 @@ fn render_message(err: &minijinja::Error, ctx: &ErrorContext<'_>) -> String {
 fn syntax_error(err: &minijinja::Error, ctx: &ErrorContext<'_>) -> TemplateError {
     let message = err.detail().unwrap_or("syntax error").to_string();
     let (line, col) = match err.range() {
-        Some(range) => line_col(ctx.user_text, ctx.offset + range.start),
+        Some(range) => {
+            let start = crate::rewrite::Rewrite::original_offset(ctx.inserted, range.start);
+            line_col(ctx.user_text, ctx.offset + start)
+        }
         None => match err.line() {
-            Some(line) => (
-                Some(u32::try_from(line).unwrap_or(u32::MAX)),
-                None::<u32>,
-            ),
+            Some(line) => (Some(u32::try_from(line).unwrap_or(u32::MAX)), None::<u32>),
             None => (None, None),
         },
     };
@@ -131,7 +131,11 @@ fn line_col(text: &str, offset: usize) -> (Option<u32>, Option<u32>) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let col = before.get(line_start..).map(|s| s.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .get(line_start..)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
     (
         Some(u32::try_from(line).unwrap_or(u32::MAX)),
         Some(u32::try_from(col).unwrap_or(u32::MAX)),
@@ -257,11 +261,7 @@ fn parse_path(path: &str) -> Option<Vec<Segment>> {
             segments.push(parse_subscript(inner)?);
             rest = after.get(close + 1..)?;
         } else {
-            let body = if first {
-                rest
-            } else {
-                rest.strip_prefix('.')?
-            };
+            let body = if first { rest } else { rest.strip_prefix('.')? };
             let end = body.find(['.', '[']).unwrap_or(body.len());
             let ident = body.get(..end)?;
             if ident.is_empty() {

@@ -3,11 +3,9 @@
 //! Each filter follows the ansible-core 2.19 implementation it is named after; arguments may be
 //! given positionally or by keyword, with Ansible's parameter names.
 
-use std::collections::HashSet;
-
 use base64::Engine;
-use minijinja::value::{Rest, Value, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State};
 use regex::Regex;
 use serde_json::{Map, Value as Json};
 use sha1::Digest;
@@ -17,6 +15,9 @@ use crate::pyjson::{dumps, JsonOptions};
 use crate::yaml::{dump, load, DumpOptions};
 
 type FilterResult = Result<Value, Error>;
+
+/// Arguments after the filtered value, keyword arguments included (as the last value).
+pub type RestArgs = Rest<ValueOrKwargs>;
 
 /// A filter error with Ansible's wording (shown as is, without a minijinja prefix).
 pub fn err(message: impl Into<String>) -> Error {
@@ -43,7 +44,7 @@ pub fn to_json_value(v: &Value) -> Result<Json, Error> {
 }
 
 fn from_json_value(v: &Json) -> Value {
-    Value::from_serialize(v)
+    crate::json_to_value(v)
 }
 
 /// Positional-or-keyword arguments of a Python-style filter signature.
@@ -83,7 +84,10 @@ impl Args {
             return Some(v.clone());
         }
         let name = self.names.get(idx)?;
-        self.kw.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.kw
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     pub fn string(&mut self, idx: usize) -> Result<Option<String>, Error> {
@@ -146,6 +150,7 @@ impl Args {
 
 pub fn register(env: &mut Environment<'static>) {
     minijinja_contrib::add_to_environment(env);
+    register_strict_builtins(env);
 
     env.add_filter("bool", |v: &Value| -> FilterResult {
         require_defined(v)?;
@@ -153,7 +158,9 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("int", int_filter);
     env.add_filter("float", float_filter);
-    env.add_filter("string", |v: &Value| -> FilterResult { text_of(v).map(Value::from) });
+    env.add_filter("string", |v: &Value| -> FilterResult {
+        text_of(v).map(Value::from)
+    });
     env.add_filter("join", join);
     env.add_filter("default", default);
     env.add_filter("d", default);
@@ -163,8 +170,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);
-    env.add_filter("to_yaml", |v: &Value, rest: Rest<Value>| to_yaml(v, rest, false));
-    env.add_filter("to_nice_yaml", |v: &Value, rest: Rest<Value>| to_yaml(v, rest, true));
+    env.add_filter("to_yaml", |v: &Value, rest: RestArgs| {
+        to_yaml(v, rest, false)
+    });
+    env.add_filter("to_nice_yaml", |v: &Value, rest: RestArgs| {
+        to_yaml(v, rest, true)
+    });
     env.add_filter("from_yaml", from_yaml);
 
     env.add_filter("regex_replace", regex_replace);
@@ -196,18 +207,28 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("ternary", ternary);
     env.add_filter("quote", |v: &Value| -> FilterResult {
         require_defined(v)?;
-        let text = if v.is_none() { String::new() } else { py_str(v)? };
+        let text = if v.is_none() {
+            String::new()
+        } else {
+            py_str(v)?
+        };
         Ok(Value::from(shell_quote(&text)))
     });
     env.add_filter("flatten", flatten_filter);
     env.add_filter("union", |a: &Value, b: &Value| set_op(a, b, SetOp::Union));
-    env.add_filter("intersect", |a: &Value, b: &Value| set_op(a, b, SetOp::Intersect));
-    env.add_filter("difference", |a: &Value, b: &Value| set_op(a, b, SetOp::Difference));
+    env.add_filter("intersect", |a: &Value, b: &Value| {
+        set_op(a, b, SetOp::Intersect)
+    });
+    env.add_filter("difference", |a: &Value, b: &Value| {
+        set_op(a, b, SetOp::Difference)
+    });
     env.add_filter("symmetric_difference", |a: &Value, b: &Value| {
         set_op(a, b, SetOp::Symmetric)
     });
-    env.add_filter("zip", |v: &Value, rest: Rest<Value>| zip(v, rest, false));
-    env.add_filter("zip_longest", |v: &Value, rest: Rest<Value>| zip(v, rest, true));
+    env.add_filter("zip", |v: &Value, rest: RestArgs| zip(v, rest, false));
+    env.add_filter("zip_longest", |v: &Value, rest: RestArgs| {
+        zip(v, rest, true)
+    });
     env.add_filter("product", product);
     env.add_filter("extract", extract);
     env.add_filter("subelements", subelements);
@@ -224,12 +245,93 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("to_uuid", to_uuid);
     env.add_filter("comment", comment);
-    env.add_filter("type_debug", |v: &Value| -> FilterResult { Ok(Value::from(type_name(v))) });
+    env.add_filter("type_debug", |v: &Value| -> FilterResult {
+        Ok(Value::from(type_name(v)))
+    });
+    env.add_filter("wordcount", |v: &Value| -> FilterResult {
+        let text = text_of(v)?;
+        let words = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .count();
+        Ok(Value::from(words))
+    });
+    env.add_filter("replace", replace);
+    env.add_filter(
+        "center",
+        |v: &Value, width: Option<Value>| -> FilterResult {
+            let text = text_of(v)?;
+            let width = width.map_or(Some(80), |w| python_int(&w, 10)).unwrap_or(80);
+            Ok(Value::from(center(
+                &text,
+                usize::try_from(width).unwrap_or(0),
+            )))
+        },
+    );
     env.add_filter("log", log);
     env.add_filter("pow", |x: &Value, y: &Value| -> FilterResult {
         Ok(Value::from(number(x, "pow")?.powf(number(y, "pow")?)))
     });
     env.add_filter("root", root);
+}
+
+/// Re-registers minijinja's builtin filters so that an undefined input fails (naming the
+/// variable) instead of being treated as empty, which is what the chainable undefined
+/// behaviour would otherwise do and what Ansible never does.
+fn register_strict_builtins(env: &mut Environment<'static>) {
+    use minijinja::filters as f;
+    use minijinja_contrib::filters as cf;
+    let builtins: Vec<(&'static str, Value)> = vec![
+        ("upper", Value::from_function(f::upper)),
+        ("lower", Value::from_function(f::lower)),
+        ("title", Value::from_function(f::title)),
+        ("capitalize", Value::from_function(f::capitalize)),
+        ("length", Value::from_function(f::length)),
+        ("count", Value::from_function(f::length)),
+        ("dictsort", Value::from_function(f::dictsort)),
+        ("items", Value::from_function(f::items)),
+        ("reverse", Value::from_function(f::reverse)),
+        ("trim", Value::from_function(f::trim)),
+        ("split", Value::from_function(f::split)),
+        ("lines", Value::from_function(f::lines)),
+        ("abs", Value::from_function(f::abs)),
+        ("sum", Value::from_function(f::sum)),
+        ("attr", Value::from_function(f::attr)),
+        ("round", Value::from_function(f::round)),
+        ("first", Value::from_function(f::first)),
+        ("last", Value::from_function(f::last)),
+        ("min", Value::from_function(f::min)),
+        ("max", Value::from_function(f::max)),
+        ("sort", Value::from_function(f::sort)),
+        ("list", Value::from_function(f::list)),
+        ("slice", Value::from_function(f::slice)),
+        ("batch", Value::from_function(f::batch)),
+        ("tojson", Value::from_function(f::tojson)),
+        ("select", Value::from_function(f::select)),
+        ("selectattr", Value::from_function(f::selectattr)),
+        ("reject", Value::from_function(f::reject)),
+        ("rejectattr", Value::from_function(f::rejectattr)),
+        ("map", Value::from_function(f::map)),
+        ("groupby", Value::from_function(f::groupby)),
+        ("chain", Value::from_function(f::chain)),
+        ("pprint", Value::from_function(f::pprint)),
+        ("format", Value::from_function(f::format)),
+        ("truncate", Value::from_function(cf::truncate)),
+        ("striptags", Value::from_function(cf::striptags)),
+        ("filesizeformat", Value::from_function(cf::filesizeformat)),
+    ];
+    for (name, filter) in builtins {
+        env.add_filter(
+            name,
+            move |state: &mut State, args: RestArgs| -> FilterResult {
+                let args = args.into_values();
+                if let Some(value) = args.first() {
+                    require_defined(value)?;
+                }
+                filter.call(state, &args)
+            },
+        );
+    }
 }
 
 // ---------------------------------------------------------------- type conversion
@@ -254,15 +356,21 @@ pub fn convert_bool(v: &Value) -> Option<bool> {
     match v.kind() {
         ValueKind::Bool => Some(v.is_true()),
         ValueKind::String => {
-            match v.as_str().unwrap_or_default().trim().to_lowercase().as_str() {
+            match v
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+                .as_str()
+            {
                 "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
                 "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
                 _ => None,
             }
         }
         ValueKind::Number => match f64::try_from(v.clone()) {
-            Ok(f) if f == 1.0 => Some(true),
-            Ok(f) if f == 0.0 => Some(false),
+            Ok(1.0) => Some(true),
+            Ok(0.0) => Some(false),
             _ => None,
         },
         _ => None,
@@ -302,7 +410,10 @@ fn parse_python_int(text: &str, base: u32) -> Option<i64> {
         _ => (body, base),
     };
     let digits = digits.strip_prefix('_').unwrap_or(digits);
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__")
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
     {
         return None;
     }
@@ -335,9 +446,9 @@ fn python_float(v: &Value) -> Option<f64> {
 }
 
 /// Jinja2 `int(value, default=0, base=10)`: falls back to `int(float(value))`, then the default.
-fn int_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn int_filter(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("int", rest.0, &["default", "base"])?;
+    let mut args = Args::new("int", rest.into_values(), &["default", "base"])?;
     let default = args.get(0).unwrap_or_else(|| Value::from(0));
     let base = args.int(1)?.unwrap_or(10);
     args.finish()?;
@@ -352,18 +463,18 @@ fn int_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
 }
 
 /// Jinja2 `float(value, default=0.0)`.
-fn float_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn float_filter(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("float", rest.0, &["default"])?;
+    let mut args = Args::new("float", rest.into_values(), &["default"])?;
     let default = args.get(0).unwrap_or_else(|| Value::from(0.0));
     args.finish()?;
     Ok(python_float(v).map(Value::from).unwrap_or(default))
 }
 
 /// Jinja2 `join(value, d='', attribute=None)` with Python's `str()` of each item.
-fn join(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn join(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("join", rest.0, &["d", "attribute"])?;
+    let mut args = Args::new("join", rest.into_values(), &["d", "attribute"])?;
     let sep = args.string(0)?.unwrap_or_default();
     let attribute = args.string(1)?;
     args.finish()?;
@@ -379,8 +490,8 @@ fn join(v: &Value, rest: Rest<Value>) -> FilterResult {
 }
 
 /// Ansible's `default(value, default_value='', boolean=False)`.
-fn default(v: &Value, rest: Rest<Value>) -> FilterResult {
-    let mut args = Args::new("default", rest.0, &["default_value", "boolean"])?;
+fn default(v: &Value, rest: RestArgs) -> FilterResult {
+    let mut args = Args::new("default", rest.into_values(), &["default_value", "boolean"])?;
     let fallback = args.get(0).unwrap_or_else(|| Value::from(""));
     let boolean = args.flag(1)?;
     args.finish()?;
@@ -399,7 +510,15 @@ fn splitlines(s: &str) -> Vec<&str> {
     while let Some((i, c)) = iter.next() {
         let is_break = matches!(
             c,
-            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            '\n' | '\r'
+                | '\u{b}'
+                | '\u{c}'
+                | '\u{1c}'
+                | '\u{1d}'
+                | '\u{1e}'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
         );
         if is_break {
             lines.push(&s[start..i]);
@@ -420,9 +539,9 @@ fn splitlines(s: &str) -> Vec<&str> {
 }
 
 /// Jinja2 `indent(s, width=4, first=False, blank=False)`.
-fn indent(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn indent(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("indent", rest.0, &["width", "first", "blank"])?;
+    let mut args = Args::new("indent", rest.into_values(), &["width", "first", "blank"])?;
     let prefix = match args.get(0) {
         None => "    ".to_string(),
         Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
@@ -462,9 +581,13 @@ fn indent(v: &Value, rest: Rest<Value>) -> FilterResult {
 
 /// Ansible's `unique(a, case_sensitive=None, attribute=None)`: Jinja2's, which is
 /// case-insensitive unless told otherwise, keeping the first of each.
-fn unique_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn unique_filter(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("unique", rest.0, &["case_sensitive", "attribute"])?;
+    let mut args = Args::new(
+        "unique",
+        rest.into_values(),
+        &["case_sensitive", "attribute"],
+    )?;
     let case_sensitive = args.flag(0)?;
     let attribute = args.string(1)?;
     args.finish()?;
@@ -489,11 +612,40 @@ fn unique_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(from_json_value(&Json::Array(out)))
 }
 
+/// Jinja2 `replace(s, old, new, count=None)`.
+fn replace(v: &Value, rest: RestArgs) -> FilterResult {
+    let text = text_of(v)?;
+    let mut args = Args::new("replace", rest.into_values(), &["old", "new", "count"])?;
+    let old = args.string(0)?.unwrap_or_default();
+    let new = args.string(1)?.unwrap_or_default();
+    let count = args.int(2)?;
+    args.finish()?;
+    Ok(Value::from(match count {
+        Some(n) if n >= 0 => text.replacen(&old, &new, usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => text.replace(&old, &new),
+    }))
+}
+
+/// Python `str.center`: the odd padding character goes left only when the width is odd.
+pub fn center(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if width <= len {
+        return text.to_string();
+    }
+    let marg = width - len;
+    let left = marg / 2 + (marg & width & 1);
+    format!("{}{text}{}", " ".repeat(left), " ".repeat(marg - left))
+}
+
 // ---------------------------------------------------------------- JSON / YAML
 
-fn to_json(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn to_json(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("to_json", rest.0, &["indent", "sort_keys", "ensure_ascii", "separators"])?;
+    let mut args = Args::new(
+        "to_json",
+        rest.into_values(),
+        &["indent", "sort_keys", "ensure_ascii", "separators"],
+    )?;
     let indent = json_indent(args.get(0))?;
     let sort_keys = args.flag(1)?;
     let ensure_ascii = args.get(2).is_none_or(|v| v.is_true());
@@ -527,9 +679,13 @@ fn json_indent(v: Option<Value>) -> Result<Option<String>, Error> {
     }
 }
 
-fn to_nice_json(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn to_nice_json(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("to_nice_json", rest.0, &["indent", "sort_keys", "ensure_ascii"])?;
+    let mut args = Args::new(
+        "to_nice_json",
+        rest.into_values(),
+        &["indent", "sort_keys", "ensure_ascii"],
+    )?;
     let indent = json_indent(args.get(0))?.or_else(|| Some("    ".into()));
     let sort_keys = args.get(1).is_none_or(|v| v.is_true());
     let ensure_ascii = args.get(2).is_none_or(|v| v.is_true());
@@ -547,18 +703,24 @@ fn to_nice_json(v: &Value, rest: Rest<Value>) -> FilterResult {
 
 fn from_json(v: &Value) -> FilterResult {
     let text = text_of(v)?;
-    let parsed: Json = serde_json::from_str(&text)
-        .map_err(|e| err(format!("from_json: invalid JSON: {e}")))?;
+    let parsed: Json =
+        serde_json::from_str(&text).map_err(|e| err(format!("from_json: invalid JSON: {e}")))?;
     Ok(from_json_value(&parsed))
 }
 
-fn to_yaml(v: &Value, rest: Rest<Value>, nice: bool) -> FilterResult {
+fn to_yaml(v: &Value, rest: RestArgs, nice: bool) -> FilterResult {
     require_defined(v)?;
     let name = if nice { "to_nice_yaml" } else { "to_yaml" };
     let mut args = Args::new(
         name,
-        rest.0,
-        &["indent", "width", "default_flow_style", "sort_keys", "explicit_start"],
+        rest.into_values(),
+        &[
+            "indent",
+            "width",
+            "default_flow_style",
+            "sort_keys",
+            "explicit_start",
+        ],
     )?;
     let mut opts = DumpOptions {
         indent: if nice { 4 } else { 2 },
@@ -682,12 +844,19 @@ fn translate_replacement(repl: &str) -> Result<String, Error> {
     Ok(out)
 }
 
-fn regex_replace(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn regex_replace(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
     let mut args = Args::new(
         "regex_replace",
-        rest.0,
-        &["pattern", "replacement", "ignorecase", "multiline", "count", "mandatory_count"],
+        rest.into_values(),
+        &[
+            "pattern",
+            "replacement",
+            "ignorecase",
+            "multiline",
+            "count",
+            "mandatory_count",
+        ],
     )?;
     let pattern = args.string(0)?.unwrap_or_default();
     let replacement = args.string(1)?.unwrap_or_default();
@@ -700,7 +869,11 @@ fn regex_replace(v: &Value, rest: Rest<Value>) -> FilterResult {
     let repl = translate_replacement(&replacement)?;
     let matches = re.find_iter(&text).count();
     let limit = usize::try_from(count).unwrap_or(0);
-    let subs = if limit > 0 { matches.min(limit) } else { matches };
+    let subs = if limit > 0 {
+        matches.min(limit)
+    } else {
+        matches
+    };
     if mandatory_count != 0 && i64::try_from(subs).ok() != Some(mandatory_count) {
         return Err(err(format!(
             "'{pattern}' should match {mandatory_count} times, but matches {subs} times in '{text}'"
@@ -710,14 +883,18 @@ fn regex_replace(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(Value::from(out.into_owned()))
 }
 
-fn regex_search(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn regex_search(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut values = rest.0;
+    let mut values = rest.into_values();
     let kwargs = match values.last() {
         Some(last) if last.is_kwargs() => values.pop(),
         _ => None,
     };
-    let mut kw = Args::new("regex_search", kwargs.into_iter().collect(), &["ignorecase", "multiline"])?;
+    let mut kw = Args::new(
+        "regex_search",
+        kwargs.into_iter().collect(),
+        &["ignorecase", "multiline"],
+    )?;
     let ignorecase = kw.flag(0)?;
     let multiline = kw.flag(1)?;
     kw.finish()?;
@@ -732,7 +909,10 @@ fn regex_search(v: &Value, rest: Rest<Value>) -> FilterResult {
         let arg = text_of(&arg)?;
         if let Some(name) = arg.strip_prefix("\\g<").and_then(|s| s.strip_suffix('>')) {
             groups.push(name.to_string());
-        } else if let Some(num) = arg.strip_prefix('\\').filter(|n| n.parse::<usize>().is_ok()) {
+        } else if let Some(num) = arg
+            .strip_prefix('\\')
+            .filter(|n| n.parse::<usize>().is_ok())
+        {
             groups.push(num.to_string());
         } else {
             return Err(err("Unknown argument"));
@@ -743,7 +923,9 @@ fn regex_search(v: &Value, rest: Rest<Value>) -> FilterResult {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
-        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+        return Ok(Value::from(
+            caps.get(0).map(|m| m.as_str()).unwrap_or_default(),
+        ));
     }
     let mut out = Vec::new();
     for g in groups {
@@ -751,15 +933,22 @@ fn regex_search(v: &Value, rest: Rest<Value>) -> FilterResult {
             Ok(i) => caps.get(i),
             Err(_) => caps.name(&g),
         };
-        out.push(m.map(|m| Value::from(m.as_str())).unwrap_or(Value::from(())));
+        out.push(
+            m.map(|m| Value::from(m.as_str()))
+                .unwrap_or(Value::from(())),
+        );
     }
     Ok(Value::from(out))
 }
 
 /// Python `re.findall`: whole matches, the single group, or a list per match of all groups.
-fn regex_findall(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn regex_findall(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("regex_findall", rest.0, &["regex", "multiline", "ignorecase"])?;
+    let mut args = Args::new(
+        "regex_findall",
+        rest.into_values(),
+        &["regex", "multiline", "ignorecase"],
+    )?;
     let pattern = args.string(0)?.unwrap_or_default();
     let multiline = args.flag(1)?;
     let ignorecase = args.flag(2)?;
@@ -779,17 +968,15 @@ fn regex_findall(v: &Value, rest: Rest<Value>) -> FilterResult {
 }
 
 /// `regex_escape(string, re_type='python')`: Python 3.7+ `re.escape`, or POSIX BRE escaping.
-fn regex_escape(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn regex_escape(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("regex_escape", rest.0, &["re_type"])?;
+    let mut args = Args::new("regex_escape", rest.into_values(), &["re_type"])?;
     let re_type = args.string(0)?.unwrap_or_else(|| "python".into());
     args.finish()?;
     let special: &str = match re_type.as_str() {
         "python" => "()[]{}?*+-|^$\\.&~# \t\n\r\u{b}\u{c}",
         "posix_basic" => "].[^$*\\",
-        "posix_extended" => {
-            return Err(err(format!("Regex type ({re_type}) not yet implemented")))
-        }
+        "posix_extended" => return Err(err(format!("Regex type ({re_type}) not yet implemented"))),
         other => return Err(err(format!("Invalid regex type ({other})"))),
     };
     let mut out = String::with_capacity(text.len());
@@ -804,9 +991,9 @@ fn regex_escape(v: &Value, rest: Rest<Value>) -> FilterResult {
 
 // ---------------------------------------------------------------- encoding and paths
 
-fn b64encode(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn b64encode(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("b64encode", rest.0, &["encoding", "urlsafe"])?;
+    let mut args = Args::new("b64encode", rest.into_values(), &["encoding", "urlsafe"])?;
     let _encoding = args.string(0)?;
     let urlsafe = args.flag(1)?;
     args.finish()?;
@@ -818,9 +1005,9 @@ fn b64encode(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(Value::from(engine.encode(text.as_bytes())))
 }
 
-fn b64decode(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn b64decode(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("b64decode", rest.0, &["encoding", "urlsafe"])?;
+    let mut args = Args::new("b64decode", rest.into_values(), &["encoding", "urlsafe"])?;
     let _encoding = args.string(0)?;
     let urlsafe = args.flag(1)?;
     args.finish()?;
@@ -894,7 +1081,9 @@ fn path_join(v: &Value) -> FilterResult {
     let parts: Vec<String> = if v.kind() == ValueKind::String {
         vec![text_of(v)?]
     } else if matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
-        v.try_iter()?.map(|p| text_of(&p)).collect::<Result<_, _>>()?
+        v.try_iter()?
+            .map(|p| text_of(&p))
+            .collect::<Result<_, _>>()?
     } else {
         return Err(err(format!(
             "|path_join expects string or sequence, got {} instead.",
@@ -920,8 +1109,7 @@ pub fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s
-        .chars()
+    if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
     {
         return s.to_string();
@@ -981,14 +1169,18 @@ fn merge_hash(
 }
 
 /// `combine(*dicts, recursive=False, list_merge='replace')`; a list of dicts is accepted too.
-fn combine(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn combine(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut values = rest.0;
+    let mut values = rest.into_values();
     let kwargs = match values.last() {
         Some(last) if last.is_kwargs() => values.pop(),
         _ => None,
     };
-    let mut kw = Args::new("combine", kwargs.into_iter().collect(), &["recursive", "list_merge"])?;
+    let mut kw = Args::new(
+        "combine",
+        kwargs.into_iter().collect(),
+        &["recursive", "list_merge"],
+    )?;
     let recursive = kw.flag(0)?;
     let list_merge = kw.string(1)?.unwrap_or_else(|| "replace".into());
     kw.finish()?;
@@ -1033,9 +1225,13 @@ fn json_type(v: &Json) -> &'static str {
     }
 }
 
-fn dict2items(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn dict2items(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("dict2items", rest.0, &["key_name", "value_name"])?;
+    let mut args = Args::new(
+        "dict2items",
+        rest.into_values(),
+        &["key_name", "value_name"],
+    )?;
     let key_name = args.string(0)?.unwrap_or_else(|| "key".into());
     let value_name = args.string(1)?.unwrap_or_else(|| "value".into());
     args.finish()?;
@@ -1057,9 +1253,13 @@ fn dict2items(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(from_json_value(&Json::Array(items)))
 }
 
-fn items2dict(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn items2dict(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("items2dict", rest.0, &["key_name", "value_name"])?;
+    let mut args = Args::new(
+        "items2dict",
+        rest.into_values(),
+        &["key_name", "value_name"],
+    )?;
     let key_name = args.string(0)?.unwrap_or_else(|| "key".into());
     let value_name = args.string(1)?.unwrap_or_else(|| "value".into());
     args.finish()?;
@@ -1086,8 +1286,8 @@ fn items2dict(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(from_json_value(&Json::Object(out)))
 }
 
-fn mandatory(v: &Value, rest: Rest<Value>) -> FilterResult {
-    let mut args = Args::new("mandatory", rest.0, &["msg"])?;
+fn mandatory(v: &Value, rest: RestArgs) -> FilterResult {
+    let mut args = Args::new("mandatory", rest.into_values(), &["msg"])?;
     let msg = args.string(0)?;
     args.finish()?;
     if v.is_undefined() {
@@ -1099,9 +1299,13 @@ fn mandatory(v: &Value, rest: Rest<Value>) -> FilterResult {
     Ok(v.clone())
 }
 
-fn ternary(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn ternary(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("ternary", rest.0, &["true_val", "false_val", "none_val"])?;
+    let mut args = Args::new(
+        "ternary",
+        rest.into_values(),
+        &["true_val", "false_val", "none_val"],
+    )?;
     let true_val = args
         .get(0)
         .ok_or_else(|| err("ternary() missing required argument 'true_val'"))?;
@@ -1133,9 +1337,9 @@ fn flatten(items: &[Json], levels: Option<i64>, skip_nulls: bool, out: &mut Vec<
     }
 }
 
-fn flatten_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn flatten_filter(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("flatten", rest.0, &["levels", "skip_nulls"])?;
+    let mut args = Args::new("flatten", rest.into_values(), &["levels", "skip_nulls"])?;
     let levels = args.int(0)?;
     let skip_nulls = args.get(1).is_none_or(|s| s.is_true());
     args.finish()?;
@@ -1178,14 +1382,18 @@ fn set_op(a: &Value, b: &Value, op: SetOp) -> FilterResult {
     Ok(from_json_value(&Json::Array(out)))
 }
 
-fn zip(v: &Value, rest: Rest<Value>, longest: bool) -> FilterResult {
-    let mut values = rest.0;
+fn zip(v: &Value, rest: RestArgs, longest: bool) -> FilterResult {
+    let mut values = rest.into_values();
     let kwargs = match values.last() {
         Some(last) if last.is_kwargs() => values.pop(),
         _ => None,
     };
     let mut kw = Args::new("zip_longest", kwargs.into_iter().collect(), &["fillvalue"])?;
-    let fill = kw.get(0).map(|f| to_json_value(&f)).transpose()?.unwrap_or(Json::Null);
+    let fill = kw
+        .get(0)
+        .map(|f| to_json_value(&f))
+        .transpose()?
+        .unwrap_or(Json::Null);
     kw.finish()?;
     let mut lists = vec![list_of(v)?];
     for other in &values {
@@ -1207,8 +1415,8 @@ fn zip(v: &Value, rest: Rest<Value>, longest: bool) -> FilterResult {
 }
 
 /// `itertools.product(*lists, repeat=1)`.
-fn product(v: &Value, rest: Rest<Value>) -> FilterResult {
-    let mut values = rest.0;
+fn product(v: &Value, rest: RestArgs) -> FilterResult {
+    let mut values = rest.into_values();
     let kwargs = match values.last() {
         Some(last) if last.is_kwargs() => values.pop(),
         _ => None,
@@ -1258,9 +1466,13 @@ fn extract(item: &Value, container: &Value, morekeys: Option<Value>) -> FilterRe
 
 /// `subelements(obj, subelements, skip_missing=False)`: pairs of each element and each item of
 /// the list found at the dotted path inside it.
-fn subelements(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn subelements(v: &Value, rest: RestArgs) -> FilterResult {
     require_defined(v)?;
-    let mut args = Args::new("subelements", rest.0, &["subelements", "skip_missing"])?;
+    let mut args = Args::new(
+        "subelements",
+        rest.into_values(),
+        &["subelements", "skip_missing"],
+    )?;
     let path = args
         .get(0)
         .ok_or_else(|| err("subelements() missing required argument 'subelements'"))?;
@@ -1275,7 +1487,11 @@ fn subelements(v: &Value, rest: Rest<Value>) -> FilterResult {
         Json::String(s) => s.split('.').map(str::to_string).collect(),
         Json::Array(items) => items
             .iter()
-            .map(|k| k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string()))
+            .map(|k| {
+                k.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| k.to_string())
+            })
             .collect(),
         _ => return Err(err("subelements must be a list or a string")),
     };
@@ -1333,18 +1549,21 @@ fn hex_digest(algorithm: &str, data: &[u8]) -> Result<String, Error> {
     })
 }
 
-fn hash_filter(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn hash_filter(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("hash", rest.0, &["hashtype"])?;
+    let mut args = Args::new("hash", rest.into_values(), &["hashtype"])?;
     let algorithm = args.string(0)?.unwrap_or_else(|| "sha1".into());
     args.finish()?;
-    Ok(Value::from(hex_digest(&algorithm.to_lowercase(), text.as_bytes())?))
+    Ok(Value::from(hex_digest(
+        &algorithm.to_lowercase(),
+        text.as_bytes(),
+    )?))
 }
 
 /// `to_uuid(string, namespace=Ansible's)`: a version 5 UUID.
-fn to_uuid(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn to_uuid(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut args = Args::new("to_uuid", rest.0, &["namespace"])?;
+    let mut args = Args::new("to_uuid", rest.into_values(), &["namespace"])?;
     let namespace = args
         .string(0)?
         .unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
@@ -1380,15 +1599,18 @@ fn to_uuid(v: &Value, rest: Rest<Value>) -> FilterResult {
 }
 
 /// Ansible's `comment(text, style='plain', **kw)`.
-fn comment(v: &Value, rest: Rest<Value>) -> FilterResult {
+fn comment(v: &Value, rest: RestArgs) -> FilterResult {
     let text = text_of(v)?;
-    let mut values = rest.0;
+    let mut values = rest.into_values();
     let mut kw: Vec<(String, String)> = Vec::new();
     if values.last().is_some_and(Value::is_kwargs) {
         if let Some(kwargs) = values.pop() {
             for key in kwargs.try_iter()? {
                 let value = kwargs.get_item(&key)?;
-                kw.push((key.as_str().unwrap_or_default().to_string(), text_of(&value)?));
+                kw.push((
+                    key.as_str().unwrap_or_default().to_string(),
+                    text_of(&value)?,
+                ));
             }
         }
     }
@@ -1413,10 +1635,14 @@ fn comment(v: &Value, rest: Rest<Value>) -> FilterResult {
     let newline = lookup("newline").unwrap_or_else(|| "\n".into());
     let beginning = lookup("beginning").unwrap_or_else(|| beginning.to_string());
     let prefix = lookup("prefix").unwrap_or_else(|| prepostfix.trim_end().to_string());
-    let prefix_count: usize = lookup("prefix_count").and_then(|c| c.parse().ok()).unwrap_or(1);
+    let prefix_count: usize = lookup("prefix_count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
     let decoration = lookup("decoration").unwrap_or_else(|| decoration.to_string());
     let postfix = lookup("postfix").unwrap_or_else(|| prepostfix.trim_end().to_string());
-    let postfix_count: usize = lookup("postfix_count").and_then(|c| c.parse().ok()).unwrap_or(1);
+    let postfix_count: usize = lookup("postfix_count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
     let end = lookup("end").unwrap_or_else(|| end.to_string());
 
     let str_beginning = if beginning.is_empty() {
@@ -1517,7 +1743,10 @@ mod tests {
 
     #[test]
     fn replacement_translation() {
-        assert_eq!(translate_replacement(r"\1-\g<name>$").ok().as_deref(), Some("${1}-${name}$$"));
+        assert_eq!(
+            translate_replacement(r"\1-\g<name>$").ok().as_deref(),
+            Some("${1}-${name}$$")
+        );
         assert_eq!(translate_replacement(r"a\nb").ok().as_deref(), Some("a\nb"));
         assert!(translate_replacement(r"\q").is_err());
     }

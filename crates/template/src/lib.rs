@@ -14,9 +14,11 @@
 
 mod error;
 mod filters;
+mod methods;
 mod pyfmt;
 mod pyjson;
-mod tests;
+mod rewrite;
+mod jinja_tests;
 mod version;
 mod yaml;
 
@@ -42,6 +44,16 @@ const NATIVE_ESCAPE: &str = "tend-native";
 /// Whether `s` contains template markers (`{{`, `{%` or `{#`).
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// How a template string is compiled and reported.
+#[derive(Clone, Copy)]
+struct Mode<'a> {
+    name: &'a str,
+    escape_backslashes: bool,
+    strict_blocks: bool,
+    /// Whether render errors mention the template line (useful in multi-line files).
+    report_line: bool,
 }
 
 /// The values a native-mode render printed. One value and no other output means the template
@@ -94,9 +106,18 @@ impl Templater {
             }
         });
         env.set_formatter(format_value);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(methods::call_method);
+        env.add_function(
+            rewrite::STRICT_FN,
+            |value: &Value| -> Result<Value, Error> {
+                if value.is_undefined() && !is_silent_undefined(value) {
+                    return Err(pyfmt::undefined_error(value));
+                }
+                Ok(value.clone())
+            },
+        );
         filters::register(&mut env);
-        tests::register(&mut env);
+        jinja_tests::register(&mut env);
         Templater { env }
     }
 
@@ -119,7 +140,7 @@ impl Templater {
                 if !is_template(s) {
                     return Ok(value.clone());
                 }
-                let ctx = ctx.get_or_insert_with(|| Value::from_serialize(vars));
+                let ctx = ctx.get_or_insert_with(|| crate::json_to_value(vars));
                 self.render_native(s, ctx, vars)
             }
             Json::Array(items) => items
@@ -131,7 +152,7 @@ impl Templater {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (key, item) in map {
                     let key = if is_template(key) {
-                        let ctx = ctx.get_or_insert_with(|| Value::from_serialize(vars));
+                        let ctx = ctx.get_or_insert_with(|| crate::json_to_value(vars));
                         match self.render_native(key, ctx, vars)? {
                             Json::String(s) => s,
                             other => json_key_string(&other),
@@ -152,11 +173,17 @@ impl Templater {
         if !is_template(s) {
             return Ok(Json::String(s.to_string()));
         }
-        self.render_native(s, &Value::from_serialize(vars), vars)
+        self.render_native(s, &crate::json_to_value(vars), vars)
     }
 
     fn render_native(&self, source: &str, ctx: &Value, vars: &Json) -> Result<Json, TemplateError> {
-        let (output, capture) = self.render_captured(source, NATIVE_NAME, ctx, vars, false)?;
+        let mode = Mode {
+            name: NATIVE_NAME,
+            escape_backslashes: true,
+            strict_blocks: true,
+            report_line: false,
+        };
+        let (output, capture) = self.render_captured(source, mode, ctx, vars)?;
         let native = match capture {
             Some(Capture {
                 count: 1,
@@ -181,42 +208,58 @@ impl Templater {
         name: &str,
         vars: &Json,
     ) -> Result<String, TemplateError> {
-        let name = if name.is_empty() || name == NATIVE_NAME {
-            FILE_NAME
-        } else {
-            name
+        let mode = Mode {
+            name: if name.is_empty() || name == NATIVE_NAME {
+                FILE_NAME
+            } else {
+                name
+            },
+            // The template module renders with escape_backslashes=False.
+            escape_backslashes: false,
+            strict_blocks: true,
+            report_line: true,
         };
-        let ctx = Value::from_serialize(vars);
-        let (output, _) = self.render_captured(source, name, &ctx, vars, true)?;
+        let ctx = crate::json_to_value(vars);
+        let (output, _) = self.render_captured(source, mode, &ctx, vars)?;
         Ok(restore_newlines(source, output))
     }
 
+    /// Compiles `user_text` (after the source rewrites `mode` asks for) and renders it.
     fn render_captured(
         &self,
-        source: &str,
-        name: &str,
+        user_text: &str,
+        mode: Mode<'_>,
         ctx: &Value,
         vars: &Json,
-        report_line: bool,
     ) -> Result<(String, Option<Capture>), TemplateError> {
+        let rewritten = rewrite::rewrite(user_text, mode.escape_backslashes, mode.strict_blocks);
+        let (source, inserted) = match &rewritten {
+            Some(r) => (r.text.as_str(), r.inserted.as_slice()),
+            None => (user_text, &[][..]),
+        };
         let err_ctx = |undeclared| ErrorContext {
-            source,
+            inserted,
             offset: 0,
-            user_text: source,
+            user_text,
             vars,
             undeclared,
-            report_line,
+            report_line: mode.report_line,
         };
-        let tmpl = self
-            .env
-            .template_from_named_str(name, source)
-            .map_err(|e| convert(e, &err_ctx(None)))?;
-        match tmpl.render_captured(ctx.clone()) {
+        let tmpl = match self.env.template_from_named_str(mode.name, source) {
+            Ok(tmpl) => tmpl,
+            Err(e) if mode.strict_blocks && rewritten.is_some() => {
+                // Report the syntax error of the text without the strict-block wrapping, so
+                // that the message and position are about what the user wrote.
+                return Err(self
+                    .syntax_error(user_text, mode.escape_backslashes)
+                    .unwrap_or_else(|| convert(e, &err_ctx(None))));
+            }
+            Err(e) => return Err(convert(e, &err_ctx(None))),
+        };
+        let result = match tmpl.render_captured(ctx.clone()) {
             Ok(mut captured) => {
                 let capture = captured.with_state_mut(|state| {
-                    state
-                        .get_extension_mut::<Capture>()
-                        .map(std::mem::take)
+                    state.get_extension_mut::<Capture>().map(std::mem::take)
                 });
                 Ok((captured.into_output(), capture))
             }
@@ -224,7 +267,34 @@ impl Templater {
                 let undeclared = tmpl.undeclared_variables(true).into_iter().collect();
                 Err(convert(e, &err_ctx(Some(undeclared))))
             }
-        }
+        };
+        result
+    }
+
+    /// The syntax error of a template string, if it has one.
+    fn syntax_error(&self, user_text: &str, escape_backslashes: bool) -> Option<TemplateError> {
+        let rewritten = rewrite::rewrite(user_text, escape_backslashes, false);
+        let (source, inserted) = match &rewritten {
+            Some(r) => (r.text.as_str(), r.inserted.as_slice()),
+            None => (user_text, &[][..]),
+        };
+        let vars = Json::Null;
+        self.env
+            .template_from_named_str(NATIVE_NAME, source)
+            .err()
+            .map(|e| {
+                convert(
+                    e,
+                    &ErrorContext {
+                        inserted,
+                        offset: 0,
+                        user_text,
+                        vars: &vars,
+                        undeclared: None,
+                        report_line: false,
+                    },
+                )
+            })
     }
 
     /// Evaluates a conditional (`when:`, `changed_when:`, `failed_when:`, `assert: that:`).
@@ -263,7 +333,7 @@ impl Templater {
         vars: &Json,
     ) -> Result<Value, TemplateError> {
         let err_ctx = |undeclared| ErrorContext {
-            source: inner,
+            inserted: &[],
             offset,
             user_text,
             vars,
@@ -274,10 +344,16 @@ impl Templater {
             .env
             .compile_expression(inner)
             .map_err(|e| convert(e, &err_ctx(None)))?;
-        let value = compiled
-            .eval(Value::from_serialize(vars))
-            .map_err(|e| convert(e, &err_ctx(Some(compiled.undeclared_variables(true).into_iter().collect()))))?;
-        if value.is_undefined() {
+        let value = compiled.eval(crate::json_to_value(vars)).map_err(|e| {
+            convert(
+                e,
+                &err_ctx(Some(
+                    compiled.undeclared_variables(true).into_iter().collect(),
+                )),
+            )
+        })?;
+        // Undefined values nested in a list or dict fail too, as printing them would.
+        if contains_undefined(&value) {
             return Err(self.name_undefined_expr(inner, vars, &compiled));
         }
         Ok(value)
@@ -292,11 +368,17 @@ impl Templater {
         compiled: &minijinja::Expression<'_, '_>,
     ) -> TemplateError {
         let source = format!("{{{{ {inner} }}}}");
-        match self.render_captured(&source, NATIVE_NAME, &Value::from_serialize(vars), vars, false)
-        {
+        let mode = Mode {
+            name: NATIVE_NAME,
+            escape_backslashes: false,
+            strict_blocks: false,
+            report_line: false,
+        };
+        match self.render_captured(&source, mode, &crate::json_to_value(vars), vars) {
             Err(err @ TemplateError::Undefined { .. }) => err,
             _ => {
-                let mut names: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+                let mut names: Vec<String> =
+                    compiled.undeclared_variables(true).into_iter().collect();
                 names.sort();
                 match names.first() {
                     Some(name) => undefined_for(name, vars),
@@ -311,23 +393,10 @@ impl Templater {
         if !is_template(s) {
             return Ok(());
         }
-        let vars = Json::Null;
-        self.env
-            .template_from_named_str(NATIVE_NAME, s)
-            .map(|_| ())
-            .map_err(|e| {
-                convert(
-                    e,
-                    &ErrorContext {
-                        source: s,
-                        offset: 0,
-                        user_text: s,
-                        vars: &vars,
-                        undeclared: None,
-                        report_line: false,
-                    },
-                )
-            })
+        match self.syntax_error(s, true) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Checks the syntax of a bare expression (a conditional); `{{ }}` around it is accepted.
@@ -341,7 +410,7 @@ impl Templater {
             convert(
                 e,
                 &ErrorContext {
-                    source: inner,
+                    inserted: &[],
                     offset,
                     user_text: expr,
                     vars: &vars,
@@ -367,7 +436,10 @@ fn format_value(
         return Err(pyfmt::undefined_error(value));
     }
     let text = pyfmt::py_output(value)?;
-    if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == NATIVE_ESCAPE) {
+    // Ansible's native concatenation skips None chunks: `{{ none }}{{ 5 }}` is the number 5.
+    if !value.is_none()
+        && matches!(state.auto_escape(), AutoEscape::Custom(name) if name == NATIVE_ESCAPE)
+    {
         let capture = state.get_or_insert_extension_with(Capture::default);
         capture.count += 1;
         if capture.count == 1 {
@@ -389,6 +461,28 @@ fn is_silent_undefined(value: &Value) -> bool {
     });
     env.render_str("{{ v }}", minijinja::context! { v => value.clone() })
         .is_ok()
+}
+
+fn contains_undefined(value: &Value) -> bool {
+    match value.kind() {
+        ValueKind::Undefined => !is_silent_undefined(value),
+        ValueKind::Seq => value
+            .try_iter()
+            .is_ok_and(|mut items| items.any(|item| contains_undefined(&item))),
+        ValueKind::Map => value.try_iter().is_ok_and(|mut keys| {
+            keys.any(|key| {
+                value
+                    .get_item(&key)
+                    .is_ok_and(|item| contains_undefined(&item))
+            })
+        }),
+        _ => false,
+    }
+}
+
+/// Converts JSON data (variables, filter results) into a template value.
+pub(crate) fn json_to_value(value: &Json) -> Value {
+    Value::from(minijinja::value::Serde(value))
 }
 
 /// Converts a template value into JSON (tuples become lists; undefined becomes an error).
@@ -443,9 +537,7 @@ fn unwrap_braces(expr: &str) -> (&str, usize) {
                 Some(rest) => (rest, 3),
                 None => (inner, 2),
             };
-            let inner = inner
-                .strip_suffix(['-', '+'])
-                .unwrap_or(inner);
+            let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
             return (inner, lead + skip);
         }
     }

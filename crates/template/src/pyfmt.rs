@@ -37,7 +37,9 @@ fn write_str(out: &mut String, value: &Value) -> Result<(), Error> {
             Ok(())
         }
         ValueKind::Bytes => {
-            out.push_str(&String::from_utf8_lossy(value.as_bytes().unwrap_or_default()));
+            out.push_str(&String::from_utf8_lossy(
+                value.as_bytes().unwrap_or_default(),
+            ));
             Ok(())
         }
         _ => write_repr(out, value),
@@ -233,8 +235,11 @@ mod tests {
 
     #[test]
     fn containers_print_like_python() {
-        let v = Value::from_serialize(serde_json::json!({"k": [true, null, "a", 1, 1.5]}));
-        assert_eq!(py_str(&v).ok().as_deref(), Some("{'k': [True, None, 'a', 1, 1.5]}"));
+        let v = crate::json_to_value(&serde_json::json!({"k": [true, null, "a", 1, 1.5]}));
+        assert_eq!(
+            py_str(&v).ok().as_deref(),
+            Some("{'k': [True, None, 'a', 1, 1.5]}")
+        );
         assert_eq!(py_output(&Value::from(())).ok().as_deref(), Some(""));
         assert_eq!(py_str(&Value::from(())).ok().as_deref(), Some("None"));
     }

@@ -87,8 +87,11 @@ fn part_type(p: &Part) -> &'static str {
     }
 }
 
+/// A StrictVersion: (major, minor, patch) and an optional pre-release (`a`/`b`, number).
+type StrictKey = ((u64, u64, u64), Option<(char, u64)>);
+
 /// StrictVersion: `N.N[.N][(a|b)N]`.
-fn strict_key(v: &str) -> Result<((u64, u64, u64), Option<(char, u64)>), String> {
+fn strict_key(v: &str) -> Result<StrictKey, String> {
     let invalid = || format!("invalid version number '{v}'");
     let (main, pre) = match v.find(['a', 'b']) {
         Some(i) => (&v[..i], Some(&v[i..])),
@@ -256,9 +259,17 @@ mod tests {
 
     #[test]
     fn semantic_versions() {
-        assert!(version_compare("1.0.0-alpha", "1.0.0", "lt", false, Some("semver")).unwrap_or(false));
-        assert!(version_compare("1.0.0-alpha.1", "1.0.0-alpha.beta", "lt", false, Some("semver"))
-            .unwrap_or(false));
+        assert!(
+            version_compare("1.0.0-alpha", "1.0.0", "lt", false, Some("semver")).unwrap_or(false)
+        );
+        assert!(version_compare(
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "lt",
+            false,
+            Some("semver")
+        )
+        .unwrap_or(false));
     }
 
     #[test]

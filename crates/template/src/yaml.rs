@@ -41,9 +41,18 @@ impl Default for DumpOptions {
 /// A represented node, as PyYAML's representer builds it.
 enum Node {
     /// `plain_implicit`: the text reads back as the same type when written plain.
-    Scalar { text: String, plain_implicit: bool },
-    Seq { items: Vec<Node>, flow: bool },
-    Map { pairs: Vec<(Node, Node)>, flow: bool },
+    Scalar {
+        text: String,
+        plain_implicit: bool,
+    },
+    Seq {
+        items: Vec<Node>,
+        flow: bool,
+    },
+    Map {
+        pairs: Vec<(Node, Node)>,
+        flow: bool,
+    },
 }
 
 fn represent(value: &Json, opts: &DumpOptions) -> Node {
@@ -78,7 +87,12 @@ fn represent(value: &Json, opts: &DumpOptions) -> Node {
             }
             let pairs: Vec<(Node, Node)> = entries
                 .into_iter()
-                .map(|(k, v)| (represent(&Json::String(k.clone()), opts), represent(v, opts)))
+                .map(|(k, v)| {
+                    (
+                        represent(&Json::String(k.clone()), opts),
+                        represent(v, opts),
+                    )
+                })
                 .collect();
             let best = pairs.iter().all(|(_, v)| matches!(v, Node::Scalar { .. }));
             Node::Map {
@@ -102,7 +116,11 @@ fn float_text(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let text = float_repr(f).to_lowercase();
     if !text.contains('.') && text.contains('e') {
@@ -165,45 +183,30 @@ pub fn dump(value: &Json, opts: &DumpOptions) -> String {
         e.write_indicator("---", true, false, false);
     }
     e.node(&node, Ctx::ROOT);
-    // expect_document_end: end the last line, then mark an open-ended plain root scalar.
+    // expect_document_end. PyYAML's pure-Python emitter would add `...` after a plain root
+    // scalar; libyaml (which Ansible's dumper uses when available, as in pip wheels) does not.
     e.write_indent();
-    if e.open_ended {
-        e.write_indicator("...", true, false, false);
-        e.write_indent();
-    }
     e.out
 }
 
+/// The node's position, as PyYAML's `expect_node` flags record it.
 #[derive(Clone, Copy, Default)]
 struct Ctx {
-    root: bool,
-    sequence: bool,
     mapping: bool,
     simple_key: bool,
 }
 
 impl Ctx {
     const ROOT: Ctx = Ctx {
-        root: true,
-        sequence: false,
         mapping: false,
         simple_key: false,
     };
-    const SEQ: Ctx = Ctx {
-        root: false,
-        sequence: true,
-        mapping: false,
-        simple_key: false,
-    };
+    const SEQ: Ctx = Ctx::ROOT;
     const MAP: Ctx = Ctx {
-        root: false,
-        sequence: false,
         mapping: true,
         simple_key: false,
     };
     const KEY: Ctx = Ctx {
-        root: false,
-        sequence: false,
         mapping: true,
         simple_key: true,
     };
@@ -373,7 +376,6 @@ struct Emitter {
     column: usize,
     whitespace: bool,
     indention: bool,
-    open_ended: bool,
 }
 
 impl Emitter {
@@ -398,7 +400,6 @@ impl Emitter {
             column: 0,
             whitespace: true,
             indention: true,
-            open_ended: false,
         }
     }
 
@@ -526,7 +527,7 @@ impl Emitter {
             && ((self.flow_level > 0 && a.allow_flow_plain)
                 || (self.flow_level == 0 && a.allow_block_plain));
         if plain_ok {
-            self.write_plain(text, split, ctx.root);
+            self.write_plain(text, split);
         } else if a.allow_single_quoted && !(ctx.simple_key && a.multiline) {
             self.write_single_quoted(text, split);
         } else {
@@ -546,20 +547,18 @@ impl Emitter {
         whitespace: bool,
         indention: bool,
     ) {
-        if !(self.whitespace || !need_whitespace) {
+        if !self.whitespace && need_whitespace {
             self.out.push(' ');
             self.column += 1;
         }
         self.write_raw(indicator);
         self.whitespace = whitespace;
         self.indention = self.indention && indention;
-        self.open_ended = false;
     }
 
     fn write_indent(&mut self) {
         let indent = self.indent.unwrap_or(0);
-        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace)
-        {
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.write_line_break(None);
         }
         if self.column < indent {
@@ -590,10 +589,7 @@ impl Emitter {
         }
     }
 
-    fn write_plain(&mut self, text: &str, split: bool, root: bool) {
-        if root {
-            self.open_ended = true;
-        }
+    fn write_plain(&mut self, text: &str, split: bool) {
         if text.is_empty() {
             return;
         }
@@ -694,10 +690,12 @@ impl Emitter {
             let needs_escape = match ch {
                 None => true,
                 Some(c) => {
-                    matches!(c, '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
-                        || !((' '..='~').contains(&c)
-                            || ('\u{A0}'..='\u{D7FF}').contains(&c)
-                            || ('\u{E000}'..='\u{FFFD}').contains(&c))
+                    matches!(
+                        c,
+                        '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+                    ) || !((' '..='~').contains(&c)
+                        || ('\u{A0}'..='\u{D7FF}').contains(&c)
+                        || ('\u{E000}'..='\u{FFFD}').contains(&c))
                 }
             };
             if needs_escape {
@@ -765,10 +763,9 @@ fn escape_replacement(c: char) -> Option<char> {
 
 fn check_simple_key(node: &Node) -> bool {
     match node {
-        Node::Scalar { text, .. } => {
-            let a = analyze(text);
-            text.chars().count() < 128 && !a.empty && !a.multiline
-        }
+        // libyaml's rule (PyYAML's pure-Python emitter differs): an empty key is fine, and
+        // the limit is 128 bytes inclusive.
+        Node::Scalar { text, .. } => text.len() <= 128 && !analyze(text).multiline,
         Node::Seq { items, .. } => items.is_empty(),
         Node::Map { pairs, .. } => pairs.is_empty(),
     }
@@ -969,7 +966,9 @@ fn parse_int(text: &str) -> Option<Json> {
     } else if digits.contains(':') {
         let mut value: i128 = 0;
         for part in digits.split(':') {
-            value = value.checked_mul(60)?.checked_add(part.parse::<i128>().ok()?)?;
+            value = value
+                .checked_mul(60)?
+                .checked_add(part.parse::<i128>().ok()?)?;
         }
         value
     } else {
@@ -986,7 +985,11 @@ fn parse_int(text: &str) -> Option<Json> {
 }
 
 fn parse_float(text: &str) -> Option<Json> {
-    let cleaned: String = text.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let cleaned: String = text
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_lowercase();
     let (sign, body) = match cleaned.as_bytes().first() {
         Some(b'-') => (-1.0, &cleaned[1..]),
         Some(b'+') => (1.0, &cleaned[1..]),
@@ -1031,7 +1034,7 @@ mod tests {
             dump(&v, &DumpOptions::default()),
             "a: {x: 'yes', y: null}\nb: [1, 2]\nc: plain text\n"
         );
-        assert_eq!(dump(&json!("abc"), &DumpOptions::default()), "abc\n...\n");
+        assert_eq!(dump(&json!("abc"), &DumpOptions::default()), "abc\n");
         assert_eq!(dump(&json!([]), &DumpOptions::default()), "[]\n");
     }
 

@@ -51,7 +51,9 @@ pub(crate) fn compose(src: &str, documents: Documents) -> Result<Composed, YamlE
                 composer.check_anchor(anchor, start)?;
                 let tag = TagKind::from_parser(tag.as_deref());
                 let span = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => composer.pos.block_scalar_span(start),
+                    ScalarStyle::Literal | ScalarStyle::Folded => {
+                        composer.pos.block_scalar_span(start)
+                    }
                     _ => composer.pos.span(start),
                 };
                 let resolved = resolve::resolve_scalar(&value, style == ScalarStyle::Plain, &tag)
@@ -121,7 +123,11 @@ impl<'a> Positions<'a> {
         let Some(before) = self.src.get(..span.offset) else {
             return span;
         };
-        if self.src[span.offset..].starts_with(['&', '!']) {
+        if self
+            .src
+            .get(span.offset..)
+            .is_some_and(|at| at.starts_with(['&', '!']))
+        {
             // With properties saphyr already starts at them, on the header line.
             return span;
         }
@@ -164,7 +170,11 @@ impl<'a> Positions<'a> {
             return marker;
         }
         // The gap is ASCII, so characters and bytes agree.
-        Marker::new(marker.index() - gap - 1, marker.line(), marker.col() - gap - 1)
+        Marker::new(
+            marker.index() - gap - 1,
+            marker.line(),
+            marker.col() - gap - 1,
+        )
     }
 
     /// The name after `sigil` (`&` or `*`) at a node's start, skipping a tag that precedes an
@@ -438,7 +448,11 @@ impl<'a> Composer<'a> {
     /// PyYAML's `flatten_mapping` followed by dict construction: merged pairs go first (a
     /// merge list is applied last to first, so earlier mappings win), explicit pairs after
     /// them, and a repeated key keeps its first position and takes the last value.
-    fn flatten(&mut self, map_span: Span, pairs: Vec<Pair>) -> Result<Vec<(Node, Node)>, YamlError> {
+    fn flatten(
+        &mut self,
+        map_span: Span,
+        pairs: Vec<Pair>,
+    ) -> Result<Vec<(Node, Node)>, YamlError> {
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut explicit: Vec<(Node, Node)> = Vec::with_capacity(pairs.len());
         for pair in pairs {
@@ -502,7 +516,11 @@ impl<'a> Composer<'a> {
 }
 
 /// Appends what one `<<` value contributes to the merged pairs.
-fn merge_value(merged: &mut Vec<(Node, Node)>, value: Node, map_span: Span) -> Result<(), YamlError> {
+fn merge_value(
+    merged: &mut Vec<(Node, Node)>,
+    value: Node,
+    map_span: Span,
+) -> Result<(), YamlError> {
     match value.kind {
         NodeKind::Map(pairs) => merged.extend(pairs),
         NodeKind::Seq(items) => {

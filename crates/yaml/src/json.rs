@@ -130,6 +130,9 @@ pub(crate) fn python_float(f: f64) -> String {
             format!(".{rest}")
         };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.unsigned_abs())
+        format!(
+            "{sign}{first}{fraction}e{exp_sign}{:02}",
+            exponent.unsigned_abs()
+        )
     }
 }

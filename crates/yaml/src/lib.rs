@@ -22,9 +22,8 @@
 //! - a recursive alias (`&a [*a]`) is an error, since a tree cannot hold a cycle;
 //! - aliases are copied, so an expansion beyond [`MAX_ALIAS_NODES`] nodes is refused;
 //! - nesting deeper than [`MAX_DEPTH`] is refused (PyYAML hits Python's recursion limit sooner);
-//! - the syntax itself is saphyr's YAML 1.2 parser, so the rare 1.1-only syntax corner cases
-//!   (for example `\/`-free escapes, or tabs after indicators) may be accepted or rejected
-//!   differently from libyaml.
+//! - the syntax is parsed by saphyr's YAML 1.2 parser, which accepts a few things PyYAML
+//!   rejects: an empty implicit key (`: v`), a tab before a block indicator or after a value.
 
 mod compose;
 mod json;

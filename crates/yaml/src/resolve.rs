@@ -80,7 +80,7 @@ pub(crate) enum ResolveError {
     #[error("invalid {what} value {value:?}")]
     Invalid { what: &'static str, value: String },
     #[error("expected a {expected} node, but found a scalar (tag !!{tag})")]
-    NotScalar { expected: &'static str, tag: String },
+    CollectionTag { expected: &'static str, tag: String },
 }
 
 /// Compiles a constant pattern in verbose mode. A failure is a programming error that the
@@ -253,7 +253,7 @@ fn resolve_core(value: &str, core: &str) -> Result<Resolved, ResolveError> {
             })
         }
         "map" | "omap" | "pairs" | "set" => {
-            return Err(ResolveError::NotScalar {
+            return Err(ResolveError::CollectionTag {
                 expected: if core == "map" || core == "set" {
                     "mapping"
                 } else {
@@ -263,7 +263,7 @@ fn resolve_core(value: &str, core: &str) -> Result<Resolved, ResolveError> {
             })
         }
         "seq" => {
-            return Err(ResolveError::NotScalar {
+            return Err(ResolveError::CollectionTag {
                 expected: "sequence",
                 tag: core.to_owned(),
             })

@@ -195,7 +195,11 @@ fn integers_beyond_i64_become_floats() {
 
 #[test]
 fn timestamps_stay_strings() {
-    for src in ["2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5"] {
+    for src in [
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5",
+    ] {
         assert_eq!(kind(src), s(src), "{src}");
     }
 }
@@ -261,8 +265,14 @@ fn explicit_core_tag_errors() {
         ("!!map 1", "expected a mapping node, but found a scalar"),
         ("!!seq 1", "expected a sequence node, but found a scalar"),
         ("!!str [1]", "expected a scalar node, but found a sequence"),
-        ("!!int {a: 1}", "expected a scalar node, but found a mapping"),
-        ("!!seq {a: 1}", "expected a sequence node, but found a mapping"),
+        (
+            "!!int {a: 1}",
+            "expected a scalar node, but found a mapping",
+        ),
+        (
+            "!!seq {a: 1}",
+            "expected a sequence node, but found a mapping",
+        ),
         ("!!map [1]", "expected a mapping node, but found a sequence"),
     ];
     for (src, want) in cases {
@@ -288,11 +298,23 @@ fn other_tags_are_kept_and_scalars_stay_strings() {
         ("!unsafe yes", s("yes"), "unsafe"),
         ("!unsafe '{{ x }}'", s("{{ x }}"), "unsafe"),
         ("!unsafe 42", s("42"), "unsafe"),
-        ("!vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", s("$ANSIBLE_VAULT;1.1;AES256\n6162\n"), "vault"),
+        (
+            "!vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
+            s("$ANSIBLE_VAULT;1.1;AES256\n6162\n"),
+            "vault",
+        ),
         ("!!binary aGk=", s("aGk="), "tag:yaml.org,2002:binary"),
-        ("!<tag:example.com,2000:x> 1", s("1"), "tag:example.com,2000:x"),
+        (
+            "!<tag:example.com,2000:x> 1",
+            s("1"),
+            "tag:example.com,2000:x",
+        ),
         ("!<!local> 1", s("1"), "local"),
-        ("!unsafe [yes]", NodeKind::Seq(vec![Node::new(NodeKind::Bool(true), span(1, 10, 9))]), "unsafe"),
+        (
+            "!unsafe [yes]",
+            NodeKind::Seq(vec![Node::new(NodeKind::Bool(true), span(1, 10, 9))]),
+            "unsafe",
+        ),
     ];
     for (src, want, tag) in cases {
         let node = load_one(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -300,9 +322,17 @@ fn other_tags_are_kept_and_scalars_stay_strings() {
         assert_eq!(node.tag.as_deref(), Some(tag), "{src}");
     }
     let cases = [
-        ("!!set {a, b}", json!({"a": null, "b": null}), "tag:yaml.org,2002:set"),
+        (
+            "!!set {a, b}",
+            json!({"a": null, "b": null}),
+            "tag:yaml.org,2002:set",
+        ),
         ("!!omap [a: 1]", json!([{"a": 1}]), "tag:yaml.org,2002:omap"),
-        ("!vault-encrypted {x: 1}", json!({"x": 1}), "vault-encrypted"),
+        (
+            "!vault-encrypted {x: 1}",
+            json!({"x": 1}),
+            "vault-encrypted",
+        ),
     ];
     for (src, want, tag) in cases {
         let node = load_one(src).unwrap_or_else(|e| panic!("{src}: {e}"));
@@ -315,7 +345,8 @@ fn other_tags_are_kept_and_scalars_stay_strings() {
 
 #[test]
 fn anchors_and_aliases_copy_the_node_with_the_alias_span() {
-    let doc = load_one("a: &x\n  k: [1, 2]\nb: *x\nc: &y !unsafe v\nd: *y\n").unwrap_or_else(|e| panic!("{e}"));
+    let doc = load_one("a: &x\n  k: [1, 2]\nb: *x\nc: &y !unsafe v\nd: *y\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (doc.get("a"), doc.get("b"));
     let (Some(a), Some(b)) = (a, b) else {
         panic!("missing keys in {doc:?}");
@@ -328,7 +359,10 @@ fn anchors_and_aliases_copy_the_node_with_the_alias_span() {
     let d = doc.get("d").unwrap_or_else(|| panic!("no d"));
     assert_eq!(d.tag.as_deref(), Some("unsafe"));
     assert_eq!(d.span, span(5, 4, 43));
-    assert_eq!(doc.to_json(), json!({"a": {"k": [1, 2]}, "b": {"k": [1, 2]}, "c": "v", "d": "v"}));
+    assert_eq!(
+        doc.to_json(),
+        json!({"a": {"k": [1, 2]}, "b": {"k": [1, 2]}, "c": "v", "d": "v"})
+    );
 }
 
 #[test]
@@ -345,15 +379,33 @@ fn alias_keys_and_redefinition_across_documents() {
 #[test]
 fn alias_errors() {
     let cases = [
-        ("a: 1\nb: *nope\n", "found undefined alias 'nope'", span(2, 4, 8)),
+        (
+            "a: 1\nb: *nope\n",
+            "found undefined alias 'nope'",
+            span(2, 4, 8),
+        ),
         ("[*a]", "found undefined alias 'a'", span(1, 2, 1)),
-        ("- &a 1\n---\n- *a\n", "found undefined alias 'a'", span(3, 3, 13)),
-        ("a: &a [*a]", "alias 'a' refers to a collection that contains it", span(1, 8, 7)),
-        ("a: &a 1\nb: &a 2", "found duplicate anchor 'a'; first occurrence at line 1 column 4", span(2, 4, 11)),
+        (
+            "- &a 1\n---\n- *a\n",
+            "found undefined alias 'a'",
+            span(3, 3, 13),
+        ),
+        (
+            "a: &a [*a]",
+            "alias 'a' refers to a collection that contains it",
+            span(1, 8, 7),
+        ),
+        (
+            "a: &a 1\nb: &a 2",
+            "found duplicate anchor 'a'; first occurrence at line 1 column 4",
+            span(2, 4, 11),
+        ),
         ("&a [!t &a 1]", "found duplicate anchor 'a'", span(1, 5, 4)),
     ];
     for (src, want, at) in cases {
-        let e = load_str(src).err().unwrap_or_else(|| panic!("{src} loaded"));
+        let e = load_str(src)
+            .err()
+            .unwrap_or_else(|| panic!("{src} loaded"));
         assert!(e.message.contains(want), "{src}: {e}");
         assert_eq!(e.span, at, "{src}: {e}");
     }
@@ -393,8 +445,14 @@ fn merge_keys() {
         ("{a: 1, <<: {a: 2, b: 3}}", json!({"a": 1, "b": 3})),
         ("{<<: {a: 2, b: 3}, a: 1}", json!({"a": 1, "b": 3})),
         // A list: earlier mappings win over later ones.
-        ("{<<: [{x: 1}, {x: 2, y: 3}], k: 0}", json!({"x": 1, "y": 3, "k": 0})),
-        ("{k: 0, <<: [{x: 1}, {x: 2, y: 3, k: 9}]}", json!({"x": 1, "y": 3, "k": 0})),
+        (
+            "{<<: [{x: 1}, {x: 2, y: 3}], k: 0}",
+            json!({"x": 1, "y": 3, "k": 0}),
+        ),
+        (
+            "{k: 0, <<: [{x: 1}, {x: 2, y: 3, k: 9}]}",
+            json!({"x": 1, "y": 3, "k": 0}),
+        ),
         // Through anchors, and merges inside merged mappings.
         (
             "base: &b {a: 1, b: 2}\nmore: &m {<<: *b, c: 3}\nx:\n  <<: *m\n  a: 9\n",
@@ -480,6 +538,11 @@ fn duplicate_keys_keep_first_position_and_last_value() {
         load_one("{.nan: a, .nan: b}").map(|n| n.as_map().map(<[_]>::len)),
         Ok(Some(2))
     );
+    let (docs, warnings) = crate::load_str_with_warnings("{a: 1, a: 2}\n---\n[{b: 1, b: 2}]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(docs.len(), 2);
+    let spans: Vec<_> = warnings.iter().map(|w| w.span).collect();
+    assert_eq!(spans, [span(1, 8, 7), span(3, 9, 25)]);
     // Overriding a merged key is not a duplicate worth a warning.
     let (_, warnings) =
         load_one_with_warnings("{<<: {a: 1}, a: 2}").unwrap_or_else(|e| panic!("{e}"));
@@ -504,7 +567,11 @@ fn unhashable_keys_are_errors() {
 fn assert_at(src: &str, got: Span, line: u32, col: u32, text: &str) {
     assert_eq!((got.line, got.col), (line, col), "{text:?} in {src:?}");
     let found = src.get(got.offset..).unwrap_or_default();
-    assert!(found.starts_with(text), "offset {} is at {found:?}, expected {text:?}", got.offset);
+    assert!(
+        found.starts_with(text),
+        "offset {} is at {found:?}, expected {text:?}",
+        got.offset
+    );
 }
 
 #[test]
@@ -548,7 +615,12 @@ fn spans_in_block_collections() {
     let items = list.as_seq().unwrap_or_default();
     at(&items[0], 5, 9, "one");
     at(&items[1], 6, 9, "two: 2");
-    at(items[1].get("two").unwrap_or_else(|| panic!("no two")), 6, 14, "2");
+    at(
+        items[1].get("two").unwrap_or_else(|| panic!("no two")),
+        6,
+        14,
+        "2",
+    );
     let nested = vars.get("nested").unwrap_or_else(|| panic!("no nested"));
     // The inner sequence shares the outer one's first line; both start at a dash.
     at(nested, 8, 5, "- - a");
@@ -583,7 +655,12 @@ fn spans_in_flow_collections() {
     let items = z.as_seq().unwrap_or_default();
     at(&items[0], 3, 3, "x,");
     at(&items[1], 4, 3, "{y: 1}");
-    at(items[1].get("y").unwrap_or_else(|| panic!("no y")), 4, 7, "1}");
+    at(
+        items[1].get("y").unwrap_or_else(|| panic!("no y")),
+        4,
+        7,
+        "1}",
+    );
 }
 
 #[test]
@@ -601,6 +678,22 @@ fn spans_with_properties_start_at_the_first_property() {
     at("b", 2, 4, "!!seq");
     at("c", 4, 4, "*x");
     at("d", 5, 4, "*y");
+}
+
+#[test]
+fn block_scalars_start_at_their_header() {
+    let src = "a: |\n  x\nb: >-  # folded\n\n  y\nc: |\nd: [x]\n\"e |\": |2+\n   z\n--- |\n  doc\n";
+    let docs = load_str(src).unwrap_or_else(|e| panic!("{e}"));
+    let doc = &docs[0];
+    let at = |key: &str, line, col, text| {
+        let node = doc.get(key).unwrap_or_else(|| panic!("no {key}"));
+        assert_at(src, node.span, line, col, text);
+    };
+    at("a", 1, 4, "|\n  x");
+    at("b", 3, 4, ">-");
+    at("c", 6, 4, "|\nd:");
+    at("e |", 8, 8, "|2+");
+    assert_at(src, docs[1].span, 10, 5, "|\n  doc");
 }
 
 #[test]
@@ -631,7 +724,9 @@ fn parse_errors_carry_positions() {
         ("é: [\"ü\", }\n", span(1, 10, 11)),
     ];
     for (src, at) in cases {
-        let e = load_str(src).err().unwrap_or_else(|| panic!("{src:?} loaded"));
+        let e = load_str(src)
+            .err()
+            .unwrap_or_else(|| panic!("{src:?} loaded"));
         assert_eq!(e.span, at, "{src:?}: {e}");
         assert!(!e.message.is_empty());
     }
@@ -640,13 +735,22 @@ fn parse_errors_carry_positions() {
 #[test]
 fn documents() {
     assert_eq!(load_one(""), Ok(Node::new(NodeKind::Null, Span::START)));
-    assert_eq!(load_one("# just a comment\n"), Ok(Node::new(NodeKind::Null, Span::START)));
+    assert_eq!(
+        load_one("# just a comment\n"),
+        Ok(Node::new(NodeKind::Null, Span::START))
+    );
     assert_eq!(load_str(""), Ok(vec![]));
     assert_eq!(load_one("---\n").map(|n| n.kind), Ok(NodeKind::Null));
-    assert_eq!(load_one("a: 1\n...\n").map(|n| n.to_json()), Ok(json!({"a": 1})));
+    assert_eq!(
+        load_one("a: 1\n...\n").map(|n| n.to_json()),
+        Ok(json!({"a": 1}))
+    );
 
     let e = err("a: 1\n---\nb: 2\n");
-    assert_eq!(e.message, "expected a single document in the stream, but found another document");
+    assert_eq!(
+        e.message,
+        "expected a single document in the stream, but found another document"
+    );
     assert_eq!(e.span, span(2, 1, 5));
     assert_eq!(err("a: 1\n---\n").span, span(2, 1, 5));
 
@@ -679,12 +783,23 @@ fn accessors() {
         .collect();
     assert_eq!(
         names,
-        ["null", "a boolean", "an integer", "a float", "a string", "a sequence", "a mapping"]
+        [
+            "null",
+            "a boolean",
+            "an integer",
+            "a float",
+            "a string",
+            "a sequence",
+            "a mapping"
+        ]
     );
 
     // Hand-built mappings may repeat a key; the last one wins like in a dict.
     let k = |t: &str| Node::new(s(t), Span::START);
-    let map = Node::new(NodeKind::Map(vec![(k("a"), k("1")), (k("a"), k("2"))]), Span::START);
+    let map = Node::new(
+        NodeKind::Map(vec![(k("a"), k("1")), (k("a"), k("2"))]),
+        Span::START,
+    );
     assert_eq!(map.get("a").and_then(Node::as_str), Some("2"));
 }
 
@@ -705,9 +820,15 @@ fn json_conversion() {
         })
     );
     // Integral floats stay floats, so they print with a fraction.
-    assert_eq!(serde_json::to_string(&json["s"]).ok().as_deref(), Some("1.0"));
+    assert_eq!(
+        serde_json::to_string(&json["s"]).ok().as_deref(),
+        Some("1.0")
+    );
     // Key order is source order.
-    let keys: Vec<_> = json.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let keys: Vec<_> = json
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     assert_eq!(keys[..3], ["3", "True", "False"]);
 }
 
@@ -738,7 +859,8 @@ fn python_float_repr() {
 
 #[test]
 fn python_str_of_keys() {
-    let node = load_one("['it''s', \"a\\nb\", [1, {k: ~}], 'q\"x''']").unwrap_or_else(|e| panic!("{e}"));
+    let node =
+        load_one("['it''s', \"a\\nb\", [1, {k: ~}], 'q\"x''']").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         crate::json::python_repr(&node),
         r#"["it's", 'a\nb', [1, {'k': None}], 'q"x\'']"#
@@ -749,7 +871,11 @@ fn python_str_of_keys() {
 fn outline(node: &Node) -> String {
     fn walk(node: &Node, depth: usize, label: &str, out: &mut String) {
         let pad = "  ".repeat(depth);
-        let tag = node.tag.as_deref().map(|t| format!(" !{t}")).unwrap_or_default();
+        let tag = node
+            .tag
+            .as_deref()
+            .map(|t| format!(" !{t}"))
+            .unwrap_or_default();
         let head = format!("{pad}{label}@{}{tag} ", node.span);
         match &node.kind {
             NodeKind::Seq(items) => {
@@ -829,4 +955,3 @@ fn snapshot_playbook_json() {
     let doc = load_one(PLAYBOOK).unwrap_or_else(|e| panic!("{e}"));
     insta::assert_yaml_snapshot!(doc.to_json());
 }
-

@@ -53,21 +53,40 @@ pub fn run(cmd: &mut Command) -> String {
 
 /// Makes an ed25519 key pair at `path` (and `path.pub`).
 pub fn keygen(path: &Path, passphrase: &str) {
+    keygen_typed(path, "ed25519", passphrase);
+}
+
+/// Makes a key pair of type `kind` (`ed25519`, `ecdsa`, `rsa`) at `path` (and `path.pub`).
+pub fn keygen_typed(path: &Path, kind: &str, passphrase: &str) {
     run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "tend-test", "-f"])
+        .args(["-q", "-t", kind, "-N", passphrase, "-C", "tend-test", "-f"])
         .arg(path));
+}
+
+/// Adds the public half of `key` to the server's authorized_keys.
+pub fn authorize(sshd: &Sshd, key: &Path) {
+    let mut public = fs::read(key.with_extension("pub")).expect("pub");
+    let mut auth = fs::read(sshd.dir.path().join("authorized_keys")).expect("authorized_keys");
+    auth.append(&mut public);
+    fs::write(sshd.dir.path().join("authorized_keys"), auth).expect("write");
 }
 
 /// The base64 column of a `.pub` file.
 pub fn pub_base64(pub_file: &Path) -> String {
     let text = fs::read_to_string(pub_file).expect("pub key");
-    text.split_whitespace().nth(1).expect("key column").to_owned()
+    text.split_whitespace()
+        .nth(1)
+        .expect("key column")
+        .to_owned()
 }
 
 /// The fingerprint as `ssh-keygen -lf` prints it.
 pub fn fingerprint(pub_file: &Path) -> String {
     let out = run(Command::new("ssh-keygen").arg("-lf").arg(pub_file));
-    out.split_whitespace().nth(1).expect("fingerprint").to_owned()
+    out.split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_owned()
 }
 
 /// Picks a free loopback port. Another process could take it before sshd binds it; the
@@ -77,34 +96,39 @@ fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// Every live descendant of `pid`, deepest first, found through /proc.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
+/// Every live descendant of `pid` with its command name, deepest first, found through /proc.
+fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut procs: Vec<(u32, u32, String)> = Vec::new();
     if let Ok(dir) = fs::read_dir("/proc") {
         for entry in dir.flatten() {
-            let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
             else {
                 continue;
             };
             let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
                 continue;
             };
-            // The command name may hold spaces and parentheses; fields resume after the last ')'.
-            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
                 continue;
             };
+            let comm = stat.get(open + 1..close).unwrap_or_default().to_owned();
+            let rest = stat.get(close + 1..).unwrap_or_default();
             if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-                parents.push((child, ppid));
+                procs.push((child, ppid, comm));
             }
         }
     }
-    let mut found = Vec::new();
+    let mut found: Vec<(u32, String)> = Vec::new();
     let mut frontier = vec![pid];
     while let Some(p) = frontier.pop() {
-        for &(child, ppid) in &parents {
-            if ppid == p && !found.contains(&child) {
-                found.push(child);
-                frontier.push(child);
+        for (child, ppid, comm) in &procs {
+            if *ppid == p && !found.iter().any(|(f, _)| f == child) {
+                found.push((*child, comm.clone()));
+                frontier.push(*child);
             }
         }
     }
@@ -222,13 +246,34 @@ impl Sshd {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Kills the listener and every per-connection process it started, as a crash would.
+    /// Kills the listener and every process it started, as a crash would: the sshd processes
+    /// first, so none of them lives to report its command's death to the client.
     pub fn kill_all(&mut self) {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return;
+        };
+        let tree = descendants(pid);
+        self.kill_servers();
+        for (pid, _) in tree {
+            kill(pid);
+        }
+    }
+
+    /// Kills the listener and the per-connection sshd processes, leaving users' commands to end
+    /// on their own: killing a login shell while root's ~/.bashrc runs can leave stale lock
+    /// files behind (pyenv's rehash lock, for one) that stall every later shell.
+    fn kill_servers(&mut self) {
+        self.kill_where(|comm| comm.starts_with("sshd"));
+    }
+
+    fn kill_where(&mut self, pick: impl Fn(&str) -> bool) {
         if let Some(mut child) = self.child.take() {
             let tree = descendants(child.id());
             let _ = child.kill();
-            for pid in tree {
-                kill(pid);
+            for (pid, comm) in tree {
+                if pick(&comm) {
+                    kill(pid);
+                }
             }
             let _ = child.wait();
         }
@@ -272,6 +317,6 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        self.kill_all();
+        self.kill_servers();
     }
 }

@@ -1,10 +1,12 @@
 //! Ansible's Jinja tests (`is succeeded`, `is version`, `is match`, ...) and Python-faithful type tests.
 
-use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error};
 use serde_json::Value as Json;
 
-use crate::filters::{compile_regex, err, require_defined, text_of, to_json_value, convert_bool, Args};
+use crate::filters::{
+    compile_regex, convert_bool, err, require_defined, text_of, to_json_value, Args, RestArgs,
+};
 use crate::version::version_compare;
 
 type TestResult = Result<bool, Error>;
@@ -12,19 +14,31 @@ type TestResult = Result<bool, Error>;
 pub fn register(env: &mut Environment<'static>) {
     env.add_test("failed", |v: &Value| result_flag(v, "failed"));
     env.add_test("failure", |v: &Value| result_flag(v, "failed"));
-    env.add_test("succeeded", |v: &Value| result_flag(v, "failed").map(|f| !f));
+    env.add_test("succeeded", |v: &Value| {
+        result_flag(v, "failed").map(|f| !f)
+    });
     env.add_test("success", |v: &Value| result_flag(v, "failed").map(|f| !f));
-    env.add_test("successful", |v: &Value| result_flag(v, "failed").map(|f| !f));
+    env.add_test("successful", |v: &Value| {
+        result_flag(v, "failed").map(|f| !f)
+    });
     env.add_test("changed", changed);
     env.add_test("change", changed);
     env.add_test("skipped", |v: &Value| result_flag(v, "skipped"));
     env.add_test("skip", |v: &Value| result_flag(v, "skipped"));
     env.add_test("unreachable", |v: &Value| result_flag(v, "unreachable"));
-    env.add_test("reachable", |v: &Value| result_flag(v, "unreachable").map(|f| !f));
+    env.add_test("reachable", |v: &Value| {
+        result_flag(v, "unreachable").map(|f| !f)
+    });
 
-    env.add_test("match", |v: &Value, rest: Rest<Value>| regex_test("match", v, rest));
-    env.add_test("search", |v: &Value, rest: Rest<Value>| regex_test("search", v, rest));
-    env.add_test("regex", |v: &Value, rest: Rest<Value>| regex_test("regex", v, rest));
+    env.add_test("match", |v: &Value, rest: RestArgs| {
+        regex_test("match", v, rest)
+    });
+    env.add_test("search", |v: &Value, rest: RestArgs| {
+        regex_test("search", v, rest)
+    });
+    env.add_test("regex", |v: &Value, rest: RestArgs| {
+        regex_test("regex", v, rest)
+    });
 
     env.add_test("version", version);
     env.add_test("version_compare", version);
@@ -35,8 +49,10 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("issuperset", |a: &Value, b: &Value| subset(b, a));
     env.add_test("contains", contains);
 
-    env.add_test("truthy", |v: &Value, rest: Rest<Value>| truthy(v, rest));
-    env.add_test("falsy", |v: &Value, rest: Rest<Value>| truthy(v, rest).map(|t| !t));
+    env.add_test("truthy", |v: &Value, rest: RestArgs| truthy(v, rest));
+    env.add_test("falsy", |v: &Value, rest: RestArgs| {
+        truthy(v, rest).map(|t| !t)
+    });
     env.add_test("any", |v: &Value| any_all(v, true));
     env.add_test("all", |v: &Value| any_all(v, false));
     env.add_test("nan", is_nan);
@@ -109,9 +125,18 @@ fn changed(v: &Value) -> TestResult {
     Ok(false)
 }
 
-fn regex_test(name: &str, v: &Value, rest: Rest<Value>) -> TestResult {
+fn regex_test(name: &str, v: &Value, rest: RestArgs) -> TestResult {
     require_defined(v)?;
-    let mut args = Args::new(name, rest.0, &["pattern", "ignorecase", "multiline", "match_type"])?;
+    let filter: &'static str = match name {
+        "match" => "match",
+        "search" => "search",
+        _ => "regex",
+    };
+    let mut args = Args::new(
+        filter,
+        rest.into_values(),
+        &["pattern", "ignorecase", "multiline", "match_type"],
+    )?;
     let pattern = args.string(0)?.unwrap_or_default();
     let ignorecase = args.flag(1)?;
     let multiline = args.flag(2)?;
@@ -131,11 +156,11 @@ fn regex_test(name: &str, v: &Value, rest: Rest<Value>) -> TestResult {
     Ok(compile_regex(&pattern, ignorecase, multiline)?.is_match(&text))
 }
 
-fn version(v: &Value, rest: Rest<Value>) -> TestResult {
+fn version(v: &Value, rest: RestArgs) -> TestResult {
     require_defined(v)?;
     let mut args = Args::new(
         "version",
-        rest.0,
+        rest.into_values(),
         &["version", "operator", "strict", "version_type"],
     )?;
     let version = args.string(0)?.unwrap_or_default();
@@ -143,7 +168,11 @@ fn version(v: &Value, rest: Rest<Value>) -> TestResult {
     let strict = args.flag(2)?;
     let version_type = args.string(3)?;
     args.finish()?;
-    let value = if v.is_none() { String::new() } else { text_of(v)? };
+    let value = if v.is_none() {
+        String::new()
+    } else {
+        text_of(v)?
+    };
     version_compare(&value, &version, &operator, strict, version_type.as_deref()).map_err(err)
 }
 
@@ -156,7 +185,7 @@ fn items_of(v: &Value) -> Result<Vec<Json>, Error> {
         other => {
             return Err(err(format!(
                 "'{}' object is not iterable",
-                crate::pyfmt::type_name(&Value::from_serialize(&other))
+                crate::pyfmt::type_name(&crate::json_to_value(&other))
             )))
         }
     })
@@ -177,9 +206,9 @@ fn contains(seq: &Value, item: &Value) -> TestResult {
     Ok(items_of(seq)?.contains(&needle))
 }
 
-fn truthy(v: &Value, rest: Rest<Value>) -> TestResult {
+fn truthy(v: &Value, rest: RestArgs) -> TestResult {
     require_defined(v)?;
-    let mut args = Args::new("truthy", rest.0, &["convert_bool"])?;
+    let mut args = Args::new("truthy", rest.into_values(), &["convert_bool"])?;
     let convert = args.flag(0)?;
     args.finish()?;
     if convert {

@@ -1,0 +1,1217 @@
+//! `file`: make a path a file, directory, symlink or nothing, with mode, owner and group.
+//!
+//! ```yaml
+//! - name: Create the application directory (parents too)
+//!   ansible.builtin.file:
+//!     path: /srv/app/releases
+//!     state: directory
+//!     owner: app
+//!     group: app
+//!     mode: "0750"
+//!
+//! - name: Point current at the new release
+//!   ansible.builtin.file:
+//!     src: /srv/app/releases/42
+//!     dest: /srv/app/current
+//!     state: link
+//!
+//! - name: Tighten an existing file
+//!   ansible.builtin.file:
+//!     path: /etc/app.conf
+//!     mode: u=rw,g=r,o=
+//!
+//! - name: Remove a tree
+//!   ansible.builtin.file:
+//!     path: /tmp/build
+//!     state: absent
+//! ```
+//!
+//! As in Ansible: without `state` the path keeps its current kind (a new path becomes a file,
+//! or a directory with `recurse`); `state: file` never creates anything ("file (/x) is absent,
+//! cannot continue"); `directory` creates missing parents and gives each directory it creates
+//! the wanted attributes; `touch` creates an empty file and, with the default
+//! `access_time`/`modification_time` of `now`, reports changed on every run; `link` replaces a
+//! file or empty directory only with `force`; `absent` removes recursively. With `follow`
+//! (default yes) a symlink at `path` is followed for `file`, `directory` and `touch`, and for
+//! `link` the attributes go to the link's target.
+//!
+//! Returns `path` (`dest` and `src` for `link` and `touch`), and when the path exists `state`,
+//! `mode`, `owner`, `group`, `uid`, `gid` and `size`. The diff lists `path`, and `state`,
+//! `src`, `mode`, `owner`, `group` where they change.
+//!
+//! Not supported yet: `state: hard`, explicit `access_time`/`modification_time` values (only
+//! `now` and `preserve`), SELinux and `attributes`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+use tend_module_api::mode::ModeArg;
+use tend_module_api::{quote, Context, Module, ModuleError, Outcome, Planned};
+
+use crate::attrs::{self, AttrChange, AttrDiff, Entry, Ids, Probe, Wanted};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileState {
+    File,
+    Directory,
+    Touch,
+    Link,
+    Hard,
+    Absent,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileParams {
+    /// The path to manage.
+    #[serde(alias = "dest", alias = "name")]
+    pub path: String,
+    /// What the path should be; see the module docs for the default.
+    pub state: Option<FileState>,
+    /// Octal or symbolic permissions.
+    pub mode: Option<ModeArg>,
+    /// User name or uid.
+    pub owner: Option<String>,
+    /// Group name or gid.
+    pub group: Option<String>,
+    /// What a `link` points to (relative to the link's directory unless absolute).
+    pub src: Option<String>,
+    /// `link`: replace a file or empty directory, or link to a missing source.
+    #[serde(default)]
+    pub force: bool,
+    /// `directory`: set owner, group and mode on everything below too.
+    #[serde(default)]
+    pub recurse: bool,
+    /// Follow a symlink at `path` (and its target gets the attributes).
+    #[serde(default = "yes")]
+    pub follow: bool,
+    /// `now` or `preserve` (default `now` for `touch`, else `preserve`).
+    pub access_time: Option<String>,
+    /// `now` or `preserve` (default `now` for `touch`, else `preserve`).
+    pub modification_time: Option<String>,
+    /// Only used with explicit times, which are not supported yet.
+    pub access_time_format: Option<String>,
+    pub modification_time_format: Option<String>,
+}
+
+impl FileParams {
+    fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            mode: self.mode.as_ref(),
+            owner: self.owner.as_deref(),
+            group: self.group.as_deref(),
+        }
+    }
+}
+
+/// What the query saw.
+#[derive(Debug, Clone, Default)]
+pub struct FileObserved {
+    /// `path` with `~` expanded.
+    path: String,
+    probe: Probe,
+    umask: u32,
+    ids: Ids,
+    /// `link`: `src` as the host reads it (`~` expanded).
+    src: Option<String>,
+    /// `link`: the source resolved against the link's directory, and what is there.
+    abs_src: Option<(String, Probe)>,
+    /// `link` over a directory: whether it is empty.
+    dir_empty: bool,
+    /// `recurse`: everything below the directory, with its path.
+    tree: Vec<(String, Entry)>,
+}
+
+/// A script that makes the change and ends with a probe of the result (`final`).
+#[derive(Debug)]
+pub struct FileAction {
+    script: String,
+    outcome: Outcome,
+}
+
+pub struct FileModule;
+
+#[async_trait]
+impl Module for FileModule {
+    type Params = FileParams;
+    type Observed = FileObserved;
+    type Action = FileAction;
+
+    const NAME: &'static str = "file";
+
+    async fn query(
+        &self,
+        params: &FileParams,
+        ctx: &Context<'_>,
+    ) -> Result<FileObserved, ModuleError> {
+        let mut script = attrs::assign("p", &params.path);
+        script.push_str("printf 'path:%s\\n' \"$p\"; ");
+        script.push_str(&attrs::probe("p", "p"));
+        script.push_str(attrs::umask());
+        if params.state != Some(FileState::Absent) {
+            script.push_str(&attrs::lookup_ids(
+                params.owner.as_deref(),
+                params.group.as_deref(),
+            ));
+        }
+        // Without `state`, an existing symlink defaults to `link`, so its `src` matters too.
+        let link_src = params
+            .src
+            .as_deref()
+            .filter(|_| matches!(params.state, None | Some(FileState::Link)));
+        if let Some(src) = link_src {
+            script.push_str(&attrs::assign("s", src));
+            // Ansible resolves a relative source against the link's directory, or against
+            // `path` itself when that is a real directory.
+            script.push_str(
+                "printf 'src:%s\\n' \"$s\"; \
+                 case \"$s\" in /*) a=\"$s\" ;; *) if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then a=\"$p/$s\"; \
+                 else a=\"$(dirname -- \"$p\")/$s\"; fi ;; esac; printf 'abs:%s\\n' \"$a\"; ",
+            );
+            script.push_str(&attrs::probe("a", "a"));
+            script.push_str(
+                "if [ -d \"$p\" ] && [ ! -L \"$p\" ] && [ -z \"$(ls -A -- \"$p\")\" ]; then echo dir.empty; fi; ",
+            );
+        }
+        if params.recurse {
+            script.push_str("t=\"$p\"; ");
+            if params.follow {
+                script.push_str("if [ -L \"$t\" ]; then t=$(readlink -f -- \"$t\"); fi; ");
+            }
+            script.push_str("printf 'root:%s\\n' \"$t\"; if [ -d \"$t\" ]; then ");
+            script.push_str(&attrs::tree("t", "t"));
+            script.push_str("fi; ");
+        }
+        let report = attrs::run(ctx.host, &script).await?;
+        let abs_src = match report.get("abs") {
+            Some(abs) if link_src.is_some() => Some((abs.to_string(), report.probe("a")?)),
+            _ => None,
+        };
+        let tree = match report.get("root") {
+            Some(root) => report.tree("t", root)?,
+            None => Vec::new(),
+        };
+        Ok(FileObserved {
+            path: report.get("path").unwrap_or(&params.path).to_string(),
+            probe: report.probe("p")?,
+            umask: report.umask(),
+            ids: Ids::from_report(params.owner.as_deref(), params.group.as_deref(), &report),
+            src: report.get("src").map(str::to_string),
+            abs_src,
+            dir_empty: report.has("dir.empty"),
+            tree,
+        })
+    }
+
+    fn plan(
+        &self,
+        params: &FileParams,
+        observed: FileObserved,
+        ctx: &Context<'_>,
+    ) -> Result<Planned<FileAction>, ModuleError> {
+        plan(params, observed, ctx.check_mode)
+    }
+
+    async fn apply(
+        &self,
+        _params: &FileParams,
+        action: FileAction,
+        ctx: &Context<'_>,
+    ) -> Result<Outcome, ModuleError> {
+        let report = attrs::run(ctx.host, &action.script).await?;
+        let mut outcome = action.outcome;
+        if let Some(entry) = report.probe("final")?.entry {
+            outcome.values.extend(attrs::path_info(&entry));
+        }
+        Ok(outcome)
+    }
+}
+
+tend_module_api::register_module!(FileModule);
+
+/// `access_time`/`modification_time`: whether each is set to now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Times {
+    atime: bool,
+    mtime: bool,
+}
+
+impl Times {
+    fn from_params(params: &FileParams, state: FileState) -> Result<Times, ModuleError> {
+        // Ansible's keep_backward_compatibility_on_timestamps: only touch defaults to now.
+        let parse = |value: Option<&str>, name: &str| match value {
+            None => Ok(state == FileState::Touch),
+            Some("now") => Ok(true),
+            Some("preserve") => Ok(false),
+            Some(other) => Err(ModuleError::failed(format!(
+                "{name}={other} is not supported yet (only `now` and `preserve` are)"
+            ))),
+        };
+        // The formats only matter for explicit times, which are refused above.
+        let _ = (&params.access_time_format, &params.modification_time_format);
+        Ok(Times {
+            atime: parse(params.access_time.as_deref(), "access_time")?,
+            mtime: parse(params.modification_time.as_deref(), "modification_time")?,
+        })
+    }
+
+    fn any(self) -> bool {
+        self.atime || self.mtime
+    }
+
+    /// `touch` for an existing path, never creating one.
+    fn script(self, path_expr: &str, no_deref: bool) -> String {
+        let which = match (self.atime, self.mtime) {
+            (true, true) => "",
+            (true, false) => "-a ",
+            (false, true) => "-m ",
+            (false, false) => return String::new(),
+        };
+        let h = if no_deref { "-h " } else { "" };
+        format!("touch -c {which}{h}-- {path_expr}; ")
+    }
+}
+
+/// Everything `plan` works from, after following a symlink where the state asks for it.
+struct Target<'a> {
+    path: String,
+    entry: Option<&'a Entry>,
+}
+
+fn follow_link<'a>(observed: &'a FileObserved, follow: bool) -> Target<'a> {
+    match (&observed.probe.entry, &observed.probe.real) {
+        (Some(entry), Some(real)) if follow && entry.is_link() => Target {
+            path: real.clone(),
+            entry: observed.probe.target.as_ref(),
+        },
+        (entry, _) => Target {
+            path: observed.path.clone(),
+            entry: entry.as_ref(),
+        },
+    }
+}
+
+fn plan(
+    params: &FileParams,
+    observed: FileObserved,
+    check_mode: bool,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let prev_state = attrs::state_of(observed.probe.entry.as_ref());
+    let state = match params.state {
+        Some(state) => state,
+        None => match prev_state {
+            "absent" if params.recurse => FileState::Directory,
+            "absent" | "file" | "hard" => FileState::File,
+            "directory" => FileState::Directory,
+            _ => FileState::Link,
+        },
+    };
+    if params.recurse && state != FileState::Directory {
+        return Err(ModuleError::failed(
+            "recurse option requires state to be 'directory'",
+        ));
+    }
+    if params.src.is_some() && !matches!(state, FileState::Link | FileState::Hard) {
+        return Err(ModuleError::failed(
+            "src option requires state to be 'link' or 'hard'",
+        ));
+    }
+    let times = Times::from_params(params, state)?;
+    match state {
+        FileState::Absent => Ok(plan_absent(&observed)),
+        FileState::File => plan_file(params, &observed, times),
+        FileState::Directory => plan_directory(params, &observed, times, check_mode),
+        FileState::Touch => plan_touch(params, &observed, times, check_mode),
+        FileState::Link => plan_link(params, &observed, times, check_mode),
+        FileState::Hard => Err(ModuleError::failed("state=hard is not supported yet")),
+    }
+}
+
+/// The result of a path left as it is: its path info, not changed.
+fn unchanged(key: &str, path: &str, entry: Option<&Entry>) -> Planned<FileAction> {
+    let mut outcome = Outcome::ok().with_value(key, path);
+    if let Some(entry) = entry {
+        outcome.values.extend(attrs::path_info(entry));
+    }
+    Planned::Done(outcome)
+}
+
+/// A change: the script to run, and what check mode reports (the path as it is now).
+fn change(
+    script: String,
+    mut outcome: Outcome,
+    diff: AttrDiff,
+    current: Option<&Entry>,
+) -> Planned<FileAction> {
+    outcome.changed = true;
+    outcome.diffs.push(diff.into_diff());
+    let mut preview = outcome.clone();
+    if let Some(entry) = current {
+        for (k, v) in attrs::path_info(entry) {
+            preview.values.entry(k).or_insert(v);
+        }
+    }
+    Planned::Change {
+        action: FileAction {
+            script: format!("set -e; {script}{}", attrs::probe("final", "r")),
+            outcome,
+        },
+        preview,
+    }
+}
+
+/// `r` is what the final probe reports on.
+fn set_result_var(path: &str) -> String {
+    format!("r={}; ", quote(path))
+}
+
+fn plan_absent(observed: &FileObserved) -> Planned<FileAction> {
+    let path = &observed.path;
+    let Some(entry) = &observed.probe.entry else {
+        return Planned::Done(
+            Outcome::ok()
+                .with_value("path", path.as_str())
+                .with_value("state", "absent"),
+        );
+    };
+    let mut diff = AttrDiff::new(path);
+    diff.state(entry.state(), "absent");
+    let script = format!("{}rm -rf -- \"$r\"; ", set_result_var(path));
+    let outcome = Outcome::changed()
+        .with_value("path", path.as_str())
+        .with_value("state", "absent");
+    // Nothing is left to describe: the preview must not carry the old path info either.
+    change(script, outcome, diff, None)
+}
+
+fn plan_file(
+    params: &FileParams,
+    observed: &FileObserved,
+    times: Times,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let target = follow_link(observed, params.follow);
+    let state = attrs::state_of(target.entry);
+    let entry = match target.entry {
+        Some(entry) if matches!(state, "file" | "hard") => entry,
+        _ => {
+            return Err(ModuleError::failed(format!(
+                "file ({}) is {state}, cannot continue",
+                target.path
+            )))
+        }
+    };
+    let change_attrs =
+        attrs::changes(&entry.stat, &params.wanted(), &observed.ids, observed.umask)?;
+    if change_attrs.is_empty() && !times.any() {
+        return Ok(unchanged("path", &target.path, Some(entry)));
+    }
+    let mut diff = AttrDiff::new(&target.path);
+    diff.attrs(Some(&entry.stat), &change_attrs);
+    let script = format!(
+        "{}{}{}",
+        set_result_var(&target.path),
+        attrs::apply_script("\"$r\"", &change_attrs, false),
+        times.script("\"$r\"", false)
+    );
+    let outcome = Outcome::changed().with_value("path", target.path.as_str());
+    Ok(change(script, outcome, diff, Some(entry)))
+}
+
+/// Each missing directory on the way to `path`, shallowest first (Ansible's walk, which gives
+/// every directory it creates the wanted attributes).
+fn prefixes(path: &str) -> Vec<String> {
+    let absolute = path.starts_with('/');
+    let mut current = String::new();
+    let mut out = Vec::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        if absolute || !current.is_empty() {
+            current.push('/');
+        }
+        current.push_str(part);
+        out.push(current.clone());
+    }
+    out
+}
+
+fn plan_directory(
+    params: &FileParams,
+    observed: &FileObserved,
+    times: Times,
+    check_mode: bool,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let target = follow_link(observed, params.follow);
+    let wanted = params.wanted();
+    let mut diff = AttrDiff::new(&target.path);
+    let Some(entry) = target.entry else {
+        let (ids, warnings) = observed.ids.for_new_path(check_mode);
+        let new_attrs = attrs::for_new_path(&wanted, &ids, observed.umask, true)?;
+        diff.state("absent", "directory");
+        diff.attrs(None, &new_attrs);
+        let mut script = set_result_var(&target.path);
+        for dir in prefixes(&target.path) {
+            let d = quote(&dir);
+            script.push_str(&format!(
+                "if [ ! -e {d} ]; then mkdir -- {d}; {}fi; ",
+                attrs::apply_script(&d, &new_attrs, false)
+            ));
+        }
+        script.push_str(&times.script("\"$r\"", false));
+        let mut outcome = Outcome::changed().with_value("path", target.path.as_str());
+        outcome.warnings = warnings;
+        return Ok(change(script, outcome, diff, None));
+    };
+    if !entry.is_dir() {
+        return Err(ModuleError::failed(format!(
+            "{} already exists as a {}",
+            target.path,
+            entry.state()
+        )));
+    }
+    let top = attrs::changes(&entry.stat, &wanted, &observed.ids, observed.umask)?;
+    let mut below = String::new();
+    if params.recurse {
+        below = recursive_script(&observed.tree, &wanted, observed)?;
+    }
+    if top.is_empty() && below.is_empty() && !times.any() {
+        return Ok(unchanged("path", &target.path, Some(entry)));
+    }
+    diff.attrs(Some(&entry.stat), &top);
+    let script = format!(
+        "{}{}{below}{}",
+        set_result_var(&target.path),
+        attrs::apply_script("\"$r\"", &top, false),
+        times.script("\"$r\"", false)
+    );
+    let outcome = Outcome::changed().with_value("path", target.path.as_str());
+    Ok(change(script, outcome, diff, Some(entry)))
+}
+
+/// Commands fixing owner, group and mode below a directory, one command per distinct value so
+/// a large tree stays a short script. Symlinks get owner and group themselves (`-h`), as
+/// Ansible's `lchown`, and keep their mode. Empty when everything is already right.
+fn recursive_script(
+    tree: &[(String, Entry)],
+    wanted: &Wanted,
+    observed: &FileObserved,
+) -> Result<String, ModuleError> {
+    let mut owners: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    let mut groups: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    let mut modes: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    for (path, entry) in tree {
+        let change: AttrChange =
+            attrs::changes(&entry.stat, wanted, &observed.ids, observed.umask)?;
+        if let Some(uid) = change.uid {
+            owners.entry(uid).or_default().push(path);
+        }
+        if let Some(gid) = change.gid {
+            groups.entry(gid).or_default().push(path);
+        }
+        if let Some(mode) = change.mode {
+            modes.entry(mode).or_default().push(path);
+        }
+    }
+    let words = |paths: &[&str]| paths.iter().map(|p| quote(p)).collect::<Vec<_>>().join(" ");
+    let mut script = String::new();
+    for (uid, paths) in &owners {
+        script.push_str(&format!("chown -h {uid} -- {}; ", words(paths)));
+    }
+    for (gid, paths) in &groups {
+        script.push_str(&format!("chgrp -h {gid} -- {}; ", words(paths)));
+    }
+    for (mode, paths) in &modes {
+        script.push_str(&format!(
+            "chmod {} -- {}; ",
+            attrs::chmod_octal(*mode),
+            words(paths)
+        ));
+    }
+    Ok(script)
+}
+
+fn plan_touch(
+    params: &FileParams,
+    observed: &FileObserved,
+    times: Times,
+    check_mode: bool,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let path = &observed.path;
+    let prev = observed.probe.entry.as_ref();
+    let target = follow_link(observed, params.follow);
+    let no_deref = !params.follow && prev.is_some_and(Entry::is_link);
+    let wanted = params.wanted();
+    let mut diff = AttrDiff::new(path);
+    // Ansible's touch diff always shows the state going to "touch".
+    diff.state(attrs::state_of(prev), "touch");
+    let mut outcome = Outcome::changed().with_value("dest", path.as_str());
+    let mut script = set_result_var(path);
+    let (created, attr_change) = match target.entry {
+        None => {
+            let (ids, warnings) = observed.ids.for_new_path(check_mode);
+            outcome.warnings = warnings;
+            let new_attrs = attrs::for_new_path(&wanted, &ids, observed.umask, false)?;
+            diff.attrs(None, &new_attrs);
+            script.push_str("touch -- \"$r\"; ");
+            (true, new_attrs)
+        }
+        Some(entry) => {
+            let change = attrs::changes(&entry.stat, &wanted, &observed.ids, observed.umask)?;
+            diff.attrs(Some(&entry.stat), &change);
+            (false, change)
+        }
+    };
+    if !created && attr_change.is_empty() && !times.any() {
+        return Ok(unchanged("dest", path, prev));
+    }
+    script.push_str(&attrs::apply_script("\"$r\"", &attr_change, no_deref));
+    script.push_str(&times.script("\"$r\"", no_deref));
+    Ok(change(script, outcome, diff, prev))
+}
+
+fn plan_link(
+    params: &FileParams,
+    observed: &FileObserved,
+    times: Times,
+    check_mode: bool,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let path = &observed.path;
+    let prev = observed.probe.entry.as_ref();
+    let prev_state = attrs::state_of(prev);
+    let current_src = prev.and_then(|e| e.stat.link_target.clone());
+    let (src, abs_src) = match (&observed.src, &observed.abs_src) {
+        (Some(src), Some(abs)) => (src.clone(), Some(abs)),
+        // An existing link without `src` is kept as it is; only its attributes are managed.
+        _ => match &current_src {
+            Some(current) => (current.clone(), None),
+            None => {
+                return Err(ModuleError::failed(
+                    "src is required for creating new symlinks",
+                ))
+            }
+        },
+    };
+    if let Some((abs, probe)) = abs_src {
+        if !params.force && probe.entry.is_none() {
+            return Err(ModuleError::failed(format!(
+                "src file does not exist, use \"force=yes\" if you really want to create the link: {abs}"
+            )));
+        }
+    }
+    match prev_state {
+        "directory" if !params.force => {
+            return Err(ModuleError::failed(format!(
+                "refusing to convert from directory to symlink for {path}"
+            )))
+        }
+        "directory" if !observed.dir_empty => {
+            return Err(ModuleError::failed(format!(
+                "the directory {path} is not empty, refusing to convert it"
+            )))
+        }
+        "file" | "hard" if !params.force => {
+            return Err(ModuleError::failed(format!(
+                "refusing to convert from {prev_state} to symlink for {path}"
+            )))
+        }
+        _ => {}
+    }
+    let mut diff = AttrDiff::new(path);
+    diff.state(prev_state, "link");
+    let relink = match &current_src {
+        Some(current) if prev_state == "link" => {
+            if *current != src {
+                diff.pair("src", current.as_str(), src.as_str());
+            }
+            *current != src
+        }
+        _ => true,
+    };
+
+    let mut outcome = Outcome::changed()
+        .with_value("dest", path.as_str())
+        .with_value("src", src.as_str());
+    let wanted = params.wanted();
+    let wants_attrs = wanted.mode.is_some() || wanted.owner.is_some() || wanted.group.is_some();
+    let mut script = format!("{}s={}; ", set_result_var(path), quote(&src));
+    if relink {
+        if prev_state == "directory" {
+            script.push_str("rmdir -- \"$r\"; ");
+        }
+        // -n: replace a symlink to a directory rather than create the link inside it.
+        script.push_str("ln -sfn -- \"$s\" \"$r\"; ");
+    }
+    let attr_change = if params.follow {
+        // The attributes belong to what the link points to.
+        let target = abs_src.and_then(|(abs, probe)| {
+            let entry = match &probe.entry {
+                Some(e) if e.is_link() => probe.target.as_ref(),
+                other => other.as_ref(),
+            };
+            entry.map(|e| (abs, e))
+        });
+        let target = match (target, prev, &observed.probe.target) {
+            (Some((abs, entry)), _, _) => Some((abs.clone(), entry)),
+            (None, Some(p), Some(t)) if p.is_link() && !relink => Some((
+                observed.probe.real.clone().unwrap_or_else(|| path.clone()),
+                t,
+            )),
+            _ => None,
+        };
+        match target {
+            Some((abs, entry)) => {
+                let change = attrs::changes(&entry.stat, &wanted, &observed.ids, observed.umask)?;
+                diff.attrs(Some(&entry.stat), &change);
+                script.push_str(&format!(
+                    "a={}; {}{}",
+                    quote(&abs),
+                    attrs::apply_script("\"$a\"", &change, false),
+                    times.script("\"$a\"", false)
+                ));
+                change
+            }
+            None => {
+                if wants_attrs {
+                    outcome.warnings.push(
+                        "Cannot set fs attributes on a non-existent symlink target. follow should be \
+                         set to False to avoid this."
+                            .into(),
+                    );
+                }
+                AttrChange::default()
+            }
+        }
+    } else {
+        let change = match prev {
+            Some(entry) if !relink => {
+                attrs::changes(&entry.stat, &wanted, &observed.ids, observed.umask)?
+            }
+            _ => {
+                let (ids, warnings) = observed.ids.for_new_path(check_mode);
+                outcome.warnings.extend(warnings);
+                let (uid, gid) = ids.known()?;
+                AttrChange {
+                    uid,
+                    gid,
+                    mode: None,
+                }
+            }
+        };
+        diff.attrs(prev.filter(|_| !relink).map(|e| &e.stat), &change);
+        script.push_str(&attrs::apply_script("\"$r\"", &change, true));
+        script.push_str(&times.script("\"$r\"", true));
+        change
+    };
+    if !relink && attr_change.is_empty() && !times.any() {
+        let mut done = unchanged("dest", path, prev);
+        if let Planned::Done(outcome) = &mut done {
+            outcome.values.insert("src".into(), Value::from(src));
+        }
+        return Ok(done);
+    }
+    Ok(change(script, outcome, diff, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attrs::tests::entry;
+    use crate::attrs::Id;
+    use crate::testing::{run_module, FakeController};
+    use serde_json::json;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    use tend_module_api::args::{from_args, ArgMode};
+    use tend_module_api::FileKind;
+
+    fn params(args: Value) -> FileParams {
+        from_args(&args, ArgMode::Run).expect("params")
+    }
+
+    fn observed(path: &str, entry: Option<Entry>) -> FileObserved {
+        FileObserved {
+            path: path.into(),
+            probe: Probe {
+                entry,
+                ..Probe::default()
+            },
+            umask: 0o022,
+            ..FileObserved::default()
+        }
+    }
+
+    fn expect_change(planned: Planned<FileAction>) -> (FileAction, Outcome) {
+        match planned {
+            Planned::Change { action, preview } => (action, preview),
+            Planned::Done(outcome) => panic!("expected a change, got {outcome:?}"),
+        }
+    }
+
+    #[test]
+    fn plan_directory_creates_missing_parents_with_attributes() {
+        let p = params(json!({"path": "/srv/a/b", "state": "directory", "mode": "0750"}));
+        let (action, preview) =
+            expect_change(plan(&p, observed("/srv/a/b", None), false).expect("plan"));
+        assert!(preview.changed);
+        assert_eq!(preview.diffs[0].before, "path: /srv/a/b\nstate: absent\n");
+        assert_eq!(
+            preview.diffs[0].after,
+            "path: /srv/a/b\nstate: directory\nmode: 0750\n"
+        );
+        assert!(action
+            .script
+            .contains("if [ ! -e /srv/a ]; then mkdir -- /srv/a; chmod 00750 -- /srv/a; fi;"));
+        assert!(action
+            .script
+            .contains("mkdir -- /srv/a/b; chmod 00750 -- /srv/a/b;"));
+        assert_eq!(prefixes("rel/x/"), vec!["rel", "rel/x"]);
+    }
+
+    #[test]
+    fn plan_directory_is_ok_when_everything_matches() {
+        let p = params(json!({"path": "/d", "state": "directory", "mode": "u=rwx,go=rx"}));
+        match plan(
+            &p,
+            observed("/d", Some(entry(FileKind::Directory, 0o755))),
+            false,
+        )
+        .expect("plan")
+        {
+            Planned::Done(outcome) => {
+                assert!(!outcome.changed);
+                assert_eq!(outcome.values["state"], "directory");
+                assert_eq!(outcome.values["mode"], "0755");
+            }
+            Planned::Change { .. } => panic!("should be ok"),
+        }
+        let e = plan(
+            &p,
+            observed("/d", Some(entry(FileKind::File, 0o644))),
+            false,
+        )
+        .expect_err("is a file");
+        assert_eq!(e.to_string(), "/d already exists as a file");
+    }
+
+    #[test]
+    fn plan_file_never_creates_and_default_state_follows_the_path() {
+        let p = params(json!({"path": "/x", "state": "file"}));
+        let e = plan(&p, observed("/x", None), false).expect_err("absent");
+        assert_eq!(e.to_string(), "file (/x) is absent, cannot continue");
+        let p = params(json!({"path": "/x", "mode": "0600"}));
+        let (action, preview) = expect_change(
+            plan(
+                &p,
+                observed("/x", Some(entry(FileKind::Directory, 0o755))),
+                false,
+            )
+            .expect("dir"),
+        );
+        assert!(action.script.contains("chmod 00600 -- \"$r\""));
+        assert_eq!(preview.values["state"], "directory");
+        assert_eq!(preview.diffs[0].before, "path: /x\nmode: 0755\n");
+    }
+
+    #[test]
+    fn plan_touch_is_always_a_change_unless_times_are_preserved() {
+        let p = params(json!({"path": "/t", "state": "touch"}));
+        let (action, preview) = expect_change(
+            plan(
+                &p,
+                observed("/t", Some(entry(FileKind::File, 0o644))),
+                false,
+            )
+            .expect("touch"),
+        );
+        assert!(action.script.contains("touch -c -- \"$r\""));
+        assert_eq!(preview.diffs[0].after, "path: /t\nstate: touch\n");
+        let p = params(
+            json!({"path": "/t", "state": "touch", "access_time": "preserve", "modification_time": "preserve"}),
+        );
+        assert!(matches!(
+            plan(
+                &p,
+                observed("/t", Some(entry(FileKind::File, 0o644))),
+                false
+            )
+            .expect("preserve"),
+            Planned::Done(_)
+        ));
+        let p = params(json!({"path": "/t", "state": "touch", "access_time": "202401010000.00"}));
+        assert!(plan(&p, observed("/t", None), false).is_err());
+    }
+
+    #[test]
+    fn plan_link_checks_force_and_reports_src_changes() {
+        let mut link = entry(FileKind::Link, 0o777);
+        link.stat.link_target = Some("old".into());
+        let mut o = observed("/l", Some(link));
+        o.src = Some("new".into());
+        o.abs_src = Some(("/new".into(), Probe::default()));
+        let p = params(json!({"path": "/l", "state": "link", "src": "new"}));
+        let e = plan(&p, o.clone(), false).expect_err("missing src");
+        assert!(e.to_string().starts_with("src file does not exist"), "{e}");
+        let p = params(json!({"path": "/l", "state": "link", "src": "new", "force": true}));
+        let (action, preview) = expect_change(plan(&p, o.clone(), false).expect("force"));
+        assert!(action.script.contains("ln -sfn -- \"$s\" \"$r\""));
+        assert_eq!(preview.diffs[0].before, "path: /l\nsrc: old\n");
+        assert_eq!(preview.diffs[0].after, "path: /l\nsrc: new\n");
+        assert_eq!(preview.warnings, Vec::<String>::new());
+
+        let mut o = observed("/f", Some(entry(FileKind::File, 0o644)));
+        o.src = Some("/etc".into());
+        o.abs_src = Some((
+            "/etc".into(),
+            Probe {
+                entry: Some(entry(FileKind::Directory, 0o755)),
+                ..Probe::default()
+            },
+        ));
+        let p = params(json!({"path": "/f", "state": "link", "src": "/etc"}));
+        let e = plan(&p, o, false).expect_err("file in the way");
+        assert_eq!(
+            e.to_string(),
+            "refusing to convert from file to symlink for /f"
+        );
+    }
+
+    #[test]
+    fn plan_absent_and_parameter_rules() {
+        let p = params(json!({"path": "/gone", "state": "absent"}));
+        assert!(matches!(
+            plan(&p, observed("/gone", None), false).expect("ok"),
+            Planned::Done(_)
+        ));
+        let (action, preview) = expect_change(
+            plan(
+                &p,
+                observed("/gone", Some(entry(FileKind::Directory, 0o755))),
+                false,
+            )
+            .expect("rm"),
+        );
+        assert!(action.script.contains("rm -rf -- \"$r\""));
+        assert_eq!(preview.diffs[0].after, "path: /gone\nstate: absent\n");
+        assert_eq!(preview.values["state"], "absent");
+        let p = params(json!({"path": "/x", "state": "file", "recurse": true}));
+        assert!(plan(&p, observed("/x", None), false).is_err());
+        let p = params(json!({"path": "/x", "state": "file", "src": "/y"}));
+        assert!(plan(&p, observed("/x", None), false).is_err());
+        let p = params(json!({"path": "/x", "state": "hard", "src": "/y"}));
+        assert!(plan(&p, observed("/x", None), false)
+            .expect_err("hard")
+            .to_string()
+            .contains("not supported"));
+    }
+
+    #[test]
+    fn missing_owner_fails_but_only_warns_in_check_mode_for_a_new_path() {
+        let p = params(json!({"path": "/n", "state": "directory", "owner": "nobody-here"}));
+        let mut o = observed("/n", None);
+        o.ids = Ids {
+            owner: Some(Id::Missing("nobody-here".into())),
+            group: None,
+        };
+        let e = plan(&p, o.clone(), false).expect_err("real run");
+        assert_eq!(
+            e.to_string(),
+            "chown failed: failed to look up user nobody-here"
+        );
+        let (_, preview) = expect_change(plan(&p, o, true).expect("check mode"));
+        assert_eq!(preview.warnings.len(), 1);
+    }
+
+    #[test]
+    fn parameters_accept_aliases_and_templates() {
+        let p = params(json!({"dest": "/a", "mode": 420, "follow": "no"}));
+        assert_eq!(p.path, "/a");
+        assert_eq!(p.mode, Some(ModeArg::Octal(0o644)));
+        assert!(!p.follow);
+        let module = tend_module_api::lookup("ansible.builtin.file").expect("registered");
+        module
+            .check_args(&json!({"name": "{{ p }}", "state": "{{ s }}", "mode": "{{ m }}"}))
+            .expect("templates compile");
+        assert!(module
+            .check_args(&json!({"path": "/a", "mode": "u=rwq"}))
+            .is_err());
+        assert!(module
+            .check_args(&json!({"path": "/a", "selevel": "s0"}))
+            .is_err());
+    }
+
+    // Real runs through /bin/sh on this machine.
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().expect("tempdir")
+    }
+
+    async fn run(args: Value, check: bool) -> Result<Outcome, ModuleError> {
+        run_module("file", args, &FakeController::new("/nonexistent"), check).await
+    }
+
+    fn mode_of(path: &std::path::Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    #[tokio::test]
+    async fn directory_is_created_then_ok_and_check_mode_touches_nothing() {
+        let dir = tmp();
+        let path = dir.path().join("a/b/c");
+        let p = path.to_string_lossy().to_string();
+        let args = json!({"path": p, "state": "directory", "mode": "0750"});
+
+        let check = run(args.clone(), true).await.expect("check");
+        assert!(check.changed);
+        assert!(
+            !dir.path().join("a").exists(),
+            "check mode created something"
+        );
+        assert!(check.diffs[0].after.contains("state: directory"));
+
+        let first = run(args.clone(), false).await.expect("first");
+        assert!(first.changed);
+        assert_eq!(first.values["state"], "directory");
+        assert_eq!(first.values["mode"], "0750");
+        assert_eq!(first.values["path"], p.as_str());
+        assert_eq!(first.diffs[0].before, format!("path: {p}\nstate: absent\n"));
+        assert_eq!(mode_of(&path), 0o750);
+        assert_eq!(
+            mode_of(&dir.path().join("a")),
+            0o750,
+            "created parents get the mode too"
+        );
+
+        let second = run(args.clone(), false).await.expect("second");
+        assert!(!second.changed, "{second:?}");
+        assert_eq!(second.values["mode"], "0750");
+
+        let check = run(json!({"path": p, "mode": "0700"}), true)
+            .await
+            .expect("check chmod");
+        assert!(check.changed);
+        assert_eq!(check.diffs[0].before, format!("path: {p}\nmode: 0750\n"));
+        assert_eq!(check.diffs[0].after, format!("path: {p}\nmode: 0700\n"));
+        assert_eq!(mode_of(&path), 0o750);
+    }
+
+    #[tokio::test]
+    async fn file_state_changes_attributes_only() {
+        let dir = tmp();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "hello").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let p = path.to_string_lossy().to_string();
+        let uid = std::fs::metadata(&path)
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .expect("uid");
+        let args = json!({"path": p, "mode": "u+x,g-r", "owner": uid.to_string()});
+        let first = run(args.clone(), false).await.expect("first");
+        assert!(first.changed);
+        assert_eq!(mode_of(&path), 0o704);
+        assert_eq!(first.values["size"], 5);
+        assert_eq!(first.values["uid"], uid);
+        assert_eq!(first.diffs[0].after, format!("path: {p}\nmode: 0704\n"));
+        // Symbolic modes are relative: applying again changes nothing.
+        let second = run(args, false).await.expect("second");
+        assert!(!second.changed);
+
+        // Names are looked up on the host and compared by id.
+        let me = |flag: &str| {
+            let out = std::process::Command::new("id")
+                .arg(flag)
+                .output()
+                .expect("id");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let named = json!({"path": p, "owner": me("-un"), "group": me("-gn")});
+        let out = run(named, false).await.expect("names");
+        assert!(!out.changed, "{out:?}");
+        assert_eq!(out.values["owner"], me("-un").as_str());
+        let e = run(json!({"path": p, "owner": "no-such-user-tend"}), false)
+            .await
+            .expect_err("unknown user");
+        assert_eq!(
+            e.to_string(),
+            "chown failed: failed to look up user no-such-user-tend"
+        );
+        let e = run(json!({"path": p, "group": "no-such-group-tend"}), true)
+            .await
+            .expect_err("unknown group, existing file, check mode");
+        assert!(e.to_string().contains("failed to look up group"), "{e}");
+
+        let missing = dir.path().join("missing").to_string_lossy().to_string();
+        let e = run(json!({"path": missing, "state": "file"}), false)
+            .await
+            .expect_err("absent");
+        assert_eq!(
+            e.to_string(),
+            format!("file ({missing}) is absent, cannot continue")
+        );
+    }
+
+    #[tokio::test]
+    async fn touch_creates_then_reports_changed_every_run() {
+        let dir = tmp();
+        let path = dir.path().join("t");
+        let p = path.to_string_lossy().to_string();
+        let args = json!({"path": p, "state": "touch", "mode": "0600"});
+        let check = run(args.clone(), true).await.expect("check");
+        assert!(check.changed);
+        assert!(!path.exists());
+        let first = run(args.clone(), false).await.expect("first");
+        assert!(first.changed);
+        assert_eq!(first.values["dest"], p.as_str());
+        assert_eq!(first.values["state"], "file");
+        assert_eq!(mode_of(&path), 0o600);
+        let second = run(args, false).await.expect("second");
+        assert!(
+            second.changed,
+            "touch with default times is changed every run"
+        );
+        let preserve = json!({"path": p, "state": "touch", "mode": "0600",
+            "access_time": "preserve", "modification_time": "preserve"});
+        assert!(!run(preserve, false).await.expect("preserve").changed);
+    }
+
+    #[tokio::test]
+    async fn link_is_created_retargeted_and_then_ok() {
+        let dir = tmp();
+        std::fs::write(dir.path().join("one"), "1").expect("write");
+        std::fs::create_dir(dir.path().join("two")).expect("mkdir");
+        let link = dir.path().join("current");
+        let l = link.to_string_lossy().to_string();
+        let args = json!({"path": l, "src": "one", "state": "link"});
+        let check = run(args.clone(), true).await.expect("check");
+        assert!(check.changed);
+        assert!(std::fs::symlink_metadata(&link).is_err());
+        let first = run(args.clone(), false).await.expect("first");
+        assert!(first.changed);
+        assert_eq!(first.values["state"], "link");
+        assert_eq!(first.values["src"], "one");
+        assert_eq!(
+            std::fs::read_link(&link).expect("link").to_string_lossy(),
+            "one"
+        );
+        assert!(!run(args, false).await.expect("second").changed);
+
+        // Retarget to a directory, then away from it: -n keeps us from linking inside it.
+        let to_dir = json!({"path": l, "src": "two", "state": "link"});
+        let out = run(to_dir, false).await.expect("to dir");
+        assert_eq!(out.diffs[0].before, format!("path: {l}\nsrc: one\n"));
+        let back = run(json!({"path": l, "src": "one", "state": "link"}), false)
+            .await
+            .expect("back");
+        assert!(back.changed);
+        assert_eq!(
+            std::fs::read_link(&link).expect("link").to_string_lossy(),
+            "one"
+        );
+        assert!(!dir.path().join("two/one").exists());
+
+        // Without `state` an existing link stays a link and `src` retargets it.
+        let out = run(json!({"path": l, "src": "two"}), false)
+            .await
+            .expect("default state");
+        assert!(out.changed);
+        assert_eq!(
+            std::fs::read_link(&link).expect("link").to_string_lossy(),
+            "two"
+        );
+        run(json!({"path": l, "src": "one", "state": "link"}), false)
+            .await
+            .expect("restore");
+
+        let missing = run(json!({"path": l, "src": "nope", "state": "link"}), false).await;
+        assert!(missing
+            .expect_err("no src")
+            .to_string()
+            .contains("force=yes"));
+        let file = dir.path().join("one").to_string_lossy().to_string();
+        let e = run(json!({"path": file, "src": "two", "state": "link"}), false)
+            .await
+            .expect_err("file");
+        assert!(
+            e.to_string().contains("refusing to convert from file"),
+            "{e}"
+        );
+
+        // Attributes go to the target when following.
+        let out = run(
+            json!({"path": l, "src": "one", "state": "link", "mode": "0600"}),
+            false,
+        )
+        .await
+        .expect("mode");
+        assert!(out.changed);
+        assert_eq!(mode_of(&dir.path().join("one")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn absent_removes_trees_and_recurse_fixes_modes_below() {
+        let dir = tmp();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("sub/f"), "x").expect("write");
+        std::fs::set_permissions(root.join("sub/f"), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        symlink("/nonexistent", root.join("dangling")).expect("symlink");
+        let r = root.to_string_lossy().to_string();
+        let args = json!({"path": r, "state": "directory", "recurse": true, "mode": "u=rwX,go=rX"});
+        let first = run(args.clone(), false).await.expect("recurse");
+        assert!(first.changed);
+        assert_eq!(mode_of(&root.join("sub/f")), 0o644);
+        assert_eq!(mode_of(&root.join("sub")), 0o755);
+        assert!(!run(args, false).await.expect("again").changed);
+
+        let args = json!({"path": r, "state": "absent"});
+        let check = run(args.clone(), true).await.expect("check");
+        assert!(check.changed);
+        assert!(root.exists());
+        let out = run(args.clone(), false).await.expect("rm");
+        assert!(out.changed);
+        assert_eq!(out.values["state"], "absent");
+        assert!(!root.exists());
+        assert!(!run(args, false).await.expect("again").changed);
+    }
+
+    #[tokio::test]
+    async fn numeric_mode_clears_setgid_on_directories() {
+        let dir = tmp();
+        let d = dir.path().join("sg");
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o2755)).expect("chmod");
+        let args = json!({"path": d.to_string_lossy(), "state": "directory", "mode": "0755"});
+        let out = run(args.clone(), false).await.expect("chmod");
+        assert!(out.changed);
+        assert_eq!(mode_of(&d), 0o755);
+        assert!(!run(args, false).await.expect("again").changed);
+    }
+
+    #[tokio::test]
+    async fn follow_operates_on_the_link_target() {
+        let dir = tmp();
+        std::fs::write(dir.path().join("real"), "r").expect("write");
+        std::fs::set_permissions(
+            dir.path().join("real"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+        symlink("real", dir.path().join("ln")).expect("symlink");
+        let l = dir.path().join("ln").to_string_lossy().to_string();
+        let out = run(json!({"path": l, "state": "file", "mode": "0640"}), false)
+            .await
+            .expect("follow");
+        assert!(out.changed);
+        assert_eq!(mode_of(&dir.path().join("real")), 0o640);
+        let real = std::fs::canonicalize(dir.path().join("real")).expect("canon");
+        assert_eq!(out.values["path"], real.to_string_lossy().as_ref());
+    }
+}

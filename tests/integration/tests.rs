@@ -1,0 +1,358 @@
+//! The integration test cases: real playbooks, real sshd hosts, host state checked on each host.
+
+use anyhow::{Context, Result};
+
+use crate::support::{ensure, lab, read, Project, Recap, TestResult};
+
+type Case = (&'static str, fn() -> TestResult);
+
+pub fn all() -> Vec<Case> {
+    vec![
+        ("apply_is_idempotent_on_every_host", apply_is_idempotent_on_every_host),
+        ("check_mode_predicts_and_touches_nothing", check_mode_predicts_and_touches_nothing),
+        ("failing_task_stops_only_that_host", failing_task_stops_only_that_host),
+        ("unreachable_host_is_reported_and_others_carry_on", unreachable_host_is_reported_and_others_carry_on),
+        ("changed_host_key_is_refused", changed_host_key_is_refused),
+        ("unknown_host_key_is_refused_then_accepted_on_request", unknown_host_key_is_refused_then_accepted_on_request),
+        ("compile_errors_stop_before_any_host_is_contacted", compile_errors_stop_before_any_host_is_contacted),
+        ("become_runs_tasks_as_root_through_sudo", become_runs_tasks_as_root_through_sudo),
+        ("many_items_share_one_connection_below_max_sessions", many_items_share_one_connection_below_max_sessions),
+        ("handlers_run_once_and_only_when_notified", handlers_run_once_and_only_when_notified),
+        ("host_dying_mid_run_is_unreachable", host_dying_mid_run_is_unreachable),
+    ]
+}
+
+const SITE: &str = r#"
+- name: lay out an app
+  hosts: all
+  gather_facts: false
+  vars:
+    base: /srv/app
+    settings: {port: 8080, debug: no}
+  tasks:
+    - name: directories
+      file: {path: "{{ base }}/{{ item }}", state: directory, mode: "0750"}
+      loop: [conf, data]
+    - name: static content
+      copy: {dest: "{{ base }}/conf/motd", content: "hello {{ inventory_hostname }}\n", mode: "0644"}
+    - name: from files/
+      copy: src=banner.txt dest={{ base }}/conf/banner.txt mode=0600
+    - name: config
+      template: {src: app.conf.j2, dest: "{{ base }}/conf/app.conf", mode: "0640"}
+    - name: link
+      file: {src: "{{ base }}/conf/app.conf", dest: "{{ base }}/current.conf", state: link}
+    - name: once
+      command: touch {{ base }}/data/stamp
+      args: {creates: "{{ base }}/data/stamp"}
+    - name: read back
+      command: cat {{ base }}/conf/app.conf
+      register: conf
+      changed_when: false
+    - name: check it
+      assert: {that: ["'port = 8080' in conf.stdout"]}
+    - name: stat
+      stat: {path: "{{ base }}/conf/app.conf"}
+      register: st
+    - name: skipped on purpose
+      debug: {msg: never}
+      when: not st.stat.exists
+"#;
+
+const TEMPLATE: &str = "# {{ inventory_hostname }}\n{% for k, v in settings.items() %}\n{{ k }} = {{ v }}\n{% endfor %}\n";
+
+fn site_project() -> Result<Project> {
+    let p = Project::new()?;
+    p.file("site.yml", SITE)?;
+    p.file("templates/app.conf.j2", TEMPLATE)?;
+    p.file("files/banner.txt", "banner\n")?;
+    Ok(p)
+}
+
+fn apply_is_idempotent_on_every_host() -> TestResult {
+    let lab = lab(2)?;
+    let p = site_project()?;
+    let first = p.run(&lab).exec()?;
+    first.expect_code(0)?;
+    for (i, host) in ["h1", "h2"].iter().enumerate() {
+        let r = first.host(host)?;
+        ensure(r == Recap { ok: 9, changed: 6, skipped: 1, ..Recap::default() }, || format!("{host} first run: {r:?}\n{}", first.stdout))?;
+        ensure(read(&lab, i, "/srv/app/conf/motd")?.as_deref() == Some(&format!("hello {host}\n")), || "motd content".into())?;
+        ensure(lab.file_mode(i, "/srv/app/conf/app.conf")? == Some(0o640), || "app.conf mode".into())?;
+        ensure(lab.file_mode(i, "/srv/app/conf/banner.txt")? == Some(0o600), || "banner mode".into())?;
+        ensure(lab.file_mode(i, "/srv/app/conf")? == Some(0o750), || "dir mode".into())?;
+        let conf = read(&lab, i, "/srv/app/conf/app.conf")?.context("app.conf exists")?;
+        ensure(conf == format!("# {host}\nport = 8080\ndebug = False\n"), || format!("app.conf rendered as {conf:?}"))?;
+        let link = lab.ssh(i, "readlink /srv/app/current.conf")?;
+        ensure(String::from_utf8_lossy(&link.stdout).trim() == "/srv/app/conf/app.conf", || "symlink target".into())?;
+        ensure(read(&lab, i, "/srv/app/data/stamp")?.is_some(), || "stamp created".into())?;
+    }
+    ensure(lab.read_file(0, "/srv/app/conf/motd")? != lab.read_file(1, "/srv/app/conf/motd")?, || "hosts are separate".into())?;
+
+    let second = p.run(&lab).exec()?;
+    second.expect_code(0)?;
+    for host in ["h1", "h2"] {
+        let r = second.host(host)?;
+        ensure(r == Recap { ok: 9, changed: 0, skipped: 1, ..Recap::default() }, || format!("{host} second run: {r:?}\n{}", second.stdout))?;
+    }
+    Ok(())
+}
+
+fn check_mode_predicts_and_touches_nothing() -> TestResult {
+    let lab = lab(1)?;
+    let p = site_project()?;
+    p.run(&lab).exec()?.expect_code(0)?;
+    // Drift: edit content, mode and remove a file behind tend's back.
+    lab.ssh(0, "echo tampered > /srv/app/conf/motd; chmod 0600 /srv/app/conf/app.conf; rm /srv/app/conf/banner.txt")?;
+    let before = lab.ssh(0, "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd")?;
+
+    let check = p.run(&lab).check().diff().exec()?;
+    check.expect_code(0)?;
+    let r = check.host("h1")?;
+    ensure(r.changed == 3, || format!("check predicted {r:?}\n{}", check.stdout))?;
+    check.assert_stdout_contains("--- before: /srv/app/conf/motd")?;
+    check.assert_stdout_contains("-tampered")?;
+    check.assert_stdout_contains("+hello h1")?;
+    check.assert_stdout_contains("+++ after: /srv/app/conf/banner.txt")?;
+    check.assert_stdout_contains("-mode: 0600")?;
+    check.assert_stdout_contains("+mode: 0640")?;
+    let after = lab.ssh(0, "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd")?;
+    ensure(before.stdout == after.stdout, || "check mode changed the host".into())?;
+
+    // The real run makes exactly the predicted changes.
+    let apply = p.run(&lab).diff().exec()?;
+    apply.expect_code(0)?;
+    let a = apply.host("h1")?;
+    ensure(a.changed == r.changed, || format!("prediction {r:?} vs real {a:?}"))?;
+    let again = p.run(&lab).check().exec()?;
+    ensure(again.host("h1")?.changed == 0, || format!("check after apply: {}", again.stdout))?;
+    Ok(())
+}
+
+fn failing_task_stops_only_that_host() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - name: fails on h1
+      command: /bin/false
+      when: inventory_hostname == 'h1'
+    - name: ignored failure
+      shell: exit 3
+      ignore_errors: true
+    - name: after
+      file: {path: /tmp/after, state: touch}
+"#,
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(2)?;
+    out.assert_stdout_contains("fatal: [h1]: FAILED!")?;
+    out.assert_stdout_contains("\"rc\":1")?;
+    out.assert_stdout_contains("...ignoring")?;
+    let h1 = out.host("h1")?;
+    let h2 = out.host("h2")?;
+    ensure(h1 == Recap { failed: 1, ..Recap::default() }, || format!("h1 {h1:?}"))?;
+    ensure(h2 == Recap { ok: 2, changed: 1, skipped: 1, ignored: 1, ..Recap::default() }, || format!("h2 {h2:?}\n{}", out.stdout))?;
+    ensure(read(&lab, 0, "/tmp/after")?.is_none(), || "h1 ran a task after failing".into())?;
+    ensure(read(&lab, 1, "/tmp/after")?.is_some(), || "h2 stopped".into())?;
+    Ok(())
+}
+
+fn unreachable_host_is_reported_and_others_carry_on() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    let ini = std::fs::read_to_string(lab.inventory_ini())?;
+    // Nothing listens on this loopback address.
+    let inv = p.file("hosts.ini", &format!("{ini}\nghost ansible_host=127.0.0.254 ansible_port=2 ansible_user=root\n"))?;
+    let out = p.run(&lab).inventory(inv.display().to_string()).arg("-T").arg("3").exec()?;
+    out.expect_code(4)?;
+    out.assert_stdout_contains("fatal: [ghost]: UNREACHABLE!")?;
+    ensure(out.host("ghost")?.unreachable == 1, || out.stdout.clone())?;
+    ensure(out.host("h1")? == Recap { ok: 1, changed: 1, ..Recap::default() }, || out.stdout.clone())?;
+    Ok(())
+}
+
+fn changed_host_key_is_refused() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    // A known_hosts entry with some other ed25519 key for the host's address.
+    let other = p.path().join("otherkey");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()?;
+    ensure(st.success(), || "ssh-keygen".into())?;
+    let pubkey = std::fs::read_to_string(other.with_extension("pub"))?;
+    let key: Vec<&str> = pubkey.split_whitespace().take(2).collect();
+    let addr = lab.hosts()[0].address;
+    let kh = p.file("known_hosts", &format!("{addr} {} {}\n", key[0], key[1]))?;
+    let out = p.run(&lab).known_hosts(Some(kh.clone())).exec()?;
+    out.expect_code(4)?;
+    out.assert_stdout_contains("UNREACHABLE")?;
+    out.assert_stdout_contains("SHA256:")?;
+    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || "task ran on a host with a changed key".into())?;
+    // accept-new does not override a changed key either.
+    let out = p.run(&lab).known_hosts(Some(kh)).arg("--accept-new-host-keys").exec()?;
+    out.expect_code(4)?;
+    Ok(())
+}
+
+fn unknown_host_key_is_refused_then_accepted_on_request() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    let kh = p.path().join("known_hosts_empty");
+    std::fs::write(&kh, "")?;
+    let out = p.run(&lab).known_hosts(Some(kh.clone())).exec()?;
+    out.expect_code(4)?;
+    out.assert_stdout_contains("SHA256:")?;
+    out.assert_stdout_contains("accept-new")?;
+    let out = p.run(&lab).known_hosts(Some(kh.clone())).arg("--accept-new-host-keys").exec()?;
+    out.expect_code(0)?;
+    let recorded = std::fs::read_to_string(&kh)?;
+    ensure(recorded.contains(&lab.hosts()[0].address.to_string()), || format!("known_hosts now: {recorded}"))?;
+    // Now known: strict checking connects.
+    p.run(&lab).known_hosts(Some(kh)).exec()?.expect_code(0)?;
+    Ok(())
+}
+
+fn compile_errors_stop_before_any_host_is_contacted() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - name: typo in a module\n      fiel: {path: /tmp/x, state: touch}\n    - name: typo in a parameter\n      file: {path: /tmp/y, stat: touch}\n    - copy: {dest: /tmp/z, content: \"{{ oops }\"}\n",
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(1)?;
+    out.assert_stderr_contains("site.yml:4:7")?;
+    out.assert_stderr_contains("did you mean `file`?")?;
+    out.assert_stderr_contains("site.yml:6:28")?;
+    out.assert_stderr_contains("did you mean `state`?")?;
+    out.assert_stderr_contains("site.yml:7:37")?;
+    ensure(!out.stdout.contains("PLAY ["), || "the run started".into())?;
+    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || "a host was touched".into())?;
+
+    p.file("site.yml", "- hosts: all\n  tasks:\n    - file: {path: /tmp/x\n")?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(1)?;
+    out.assert_stderr_contains("malformed YAML")?;
+    Ok(())
+}
+
+fn become_runs_tasks_as_root_through_sudo() -> TestResult {
+    let lab = lab(1)?;
+    lab.add_user(0, "deploy", true)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - name: as the login user
+      command: id -un
+      register: plain
+    - name: as root
+      command: id -un
+      become: true
+      register: root
+    - name: root-owned file
+      copy: {dest: /etc/tend-owned, content: "x\n", mode: "0600"}
+      become: yes
+    - assert:
+        that: [plain.stdout == 'deploy', root.stdout == 'root']
+"#,
+    )?;
+    let addr = lab.hosts()[0].address;
+    let inv = p.file(
+        "hosts.ini",
+        &format!("h1 ansible_host={addr} ansible_user=deploy ansible_ssh_private_key_file={}\n", lab.key_file().display()),
+    )?;
+    let out = p.run(&lab).inventory(inv.display().to_string()).exec()?;
+    out.expect_code(0)?;
+    let meta = lab.metadata(0, "/etc/tend-owned")?.context("file created")?;
+    use std::os::unix::fs::MetadataExt;
+    ensure(meta.uid() == 0, || "owned by root".into())?;
+    Ok(())
+}
+
+fn many_items_share_one_connection_below_max_sessions() -> TestResult {
+    // The lab's sshd runs with OpenSSH's default MaxSessions 10.
+    let lab = tend_lab::Lab::builder().hosts(1).max_sessions(10).start()?;
+    let p = Project::new()?;
+    let items: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {{dest: \"/tmp/f{{{{ item }}}}\", content: \"{{{{ item }}}}\"}}\n      loop: [{}]\n",
+            items.join(", ")
+        ),
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(0)?;
+    for i in [1, 20, 40] {
+        ensure(read(&lab, 0, &format!("/tmp/f{i}"))?.as_deref() == Some(&i.to_string()), || format!("f{i}"))?;
+    }
+    Ok(())
+}
+
+fn handlers_run_once_and_only_when_notified() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - copy: {dest: /tmp/a, content: "a"}
+      notify: bump
+    - copy: {dest: /tmp/b, content: "b"}
+      notify: [bump, other]
+    - copy: {dest: /tmp/c, content: "c"}
+      notify: never
+  handlers:
+    - name: bump
+      shell: echo x >> /tmp/count
+    - name: other
+      shell: echo y >> /tmp/other
+    - name: never
+      shell: echo z >> /tmp/never
+      listen: nothing
+"#,
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(0)?;
+    out.assert_stdout_contains("RUNNING HANDLER [bump]")?;
+    ensure(read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"), || "bump ran once".into())?;
+    ensure(read(&lab, 0, "/tmp/other")?.is_some(), || "other ran".into())?;
+    let out = p.run(&lab).exec()?;
+    ensure(!out.stdout.contains("RUNNING HANDLER"), || format!("handlers ran without a change:\n{}", out.stdout))?;
+    ensure(read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"), || "bump ran again".into())?;
+    Ok(())
+}
+
+fn host_dying_mid_run_is_unreachable() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/one, state: touch}\n    - command: sleep 4\n    - file: {path: /tmp/two, state: touch}\n",
+    )?;
+    std::thread::scope(|s| -> TestResult {
+        let run = s.spawn(|| p.run(&lab).exec());
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+        lab.kill_host(1)?;
+        let out = run.join().map_err(|_| anyhow::anyhow!("runner panicked"))??;
+        out.expect_code(4)?;
+        ensure(out.host("h2")?.unreachable == 1, || out.stdout.clone())?;
+        ensure(out.host("h1")? == Recap { ok: 3, changed: 3, ..Recap::default() }, || out.stdout.clone())?;
+        Ok(())
+    })
+}

@@ -21,7 +21,11 @@ const EXIT_ERROR: u8 = 1;
 const EXIT_BAD_OPTIONS: u8 = 5;
 
 #[derive(Parser)]
-#[command(name = "tend", version, about = "Agentless configuration management: Ansible playbooks, compiled, over SSH")]
+#[command(
+    name = "tend",
+    version,
+    about = "Agentless configuration management: Ansible playbooks, compiled, over SSH"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,8 +107,12 @@ fn main() -> ExitCode {
         }
     };
     tend_modules::link();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
         Command::Run(args) => match run(args) {
             Ok(code) => ExitCode::from(code),
@@ -159,8 +167,10 @@ fn run(args: RunArgs) -> Result<u8> {
     options.force_handlers = args.force_handlers;
     options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
     if args.ask_key_passphrase {
-        options.key_passphrase =
-            Some(rpassword::prompt_password("SSH key passphrase: ").context("reading the key passphrase")?);
+        options.key_passphrase = Some(
+            rpassword::prompt_password("SSH key passphrase: ")
+                .context("reading the key passphrase")?,
+        );
     }
 
     let printer = Arc::new(output::Printer::stdout(args.verbose));
@@ -175,7 +185,9 @@ fn run(args: RunArgs) -> Result<u8> {
     let mut summary = tend_executor::RunSummary::default();
     for playbook in &playbooks {
         let s = tokio
-            .block_on(tend_executor::run_playbook(playbook, &inventory, &options, &runtime))
+            .block_on(tend_executor::run_playbook(
+                playbook, &inventory, &options, &runtime,
+            ))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         merge(&mut summary, s);
     }
@@ -212,7 +224,12 @@ fn known_hosts_policy(args: &RunArgs) -> KnownHostsPolicy {
         args.known_hosts.clone()
     };
     let env_off = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
-        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "0" | "off"))
+        .map(|v| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "no" | "0" | "off"
+            )
+        })
         .unwrap_or(false);
     let mode = if args.no_host_key_checking || env_off {
         HostKeyMode::Off
@@ -230,7 +247,8 @@ fn parse_extra_vars(values: &[String]) -> Result<Map<String, Value>> {
     for raw in values {
         let raw = raw.trim();
         let parsed = if let Some(file) = raw.strip_prefix('@') {
-            let text = std::fs::read_to_string(file).with_context(|| format!("reading extra vars file {file}"))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading extra vars file {file}"))?;
             yaml_mapping(&text).with_context(|| format!("extra vars file {file}"))?
         } else if raw.starts_with('{') {
             yaml_mapping(raw).context("extra vars")?

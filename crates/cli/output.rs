@@ -126,12 +126,24 @@ impl Printer {
             }
             Status::Failed if is_item => self.paint(
                 Color::Red,
-                &format!("failed: [{}] (item={}) => {}", r.host, r.item.as_deref().unwrap_or(""), compact(&r.result)),
+                &format!(
+                    "failed: [{}] (item={}) => {}",
+                    r.host,
+                    r.item.as_deref().unwrap_or(""),
+                    compact(&r.result)
+                ),
             ),
-            Status::Failed => self.paint(Color::Red, &format!("fatal: [{}]: FAILED! => {}", r.host, compact(&r.result))),
+            Status::Failed => self.paint(
+                Color::Red,
+                &format!("fatal: [{}]: FAILED! => {}", r.host, compact(&r.result)),
+            ),
             Status::Unreachable => self.paint(
                 Color::Red,
-                &format!("fatal: [{}]: UNREACHABLE! => {}", r.host, compact(&r.result)),
+                &format!(
+                    "fatal: [{}]: UNREACHABLE! => {}",
+                    r.host,
+                    compact(&r.result)
+                ),
             ),
         };
         text.push_str(&line);
@@ -165,7 +177,11 @@ impl EventSink for Printer {
 fn sorted(result: &Map<String, Value>) -> Value {
     let mut keys: Vec<&String> = result.keys().collect();
     keys.sort();
-    Value::Object(keys.into_iter().map(|k| (k.clone(), result[k].clone())).collect())
+    Value::Object(
+        keys.into_iter()
+            .map(|k| (k.clone(), result[k].clone()))
+            .collect(),
+    )
 }
 
 fn compact(result: &Map<String, Value>) -> String {

@@ -1333,5 +1333,13 @@ mod tests {
         );
         let out = run(json!({"cmd": "echo via cmd"})).await;
         assert_eq!(out.values["stdout"], "via cmd");
+        let out = run(json!({"cmd": "echo $0", "executable": "/bin/bash"})).await;
+        assert_eq!(out.values["stdout"], "$0");
+        assert_eq!(out.warnings.len(), 1);
+        assert!(
+            out.warnings[0].contains("Not using '/bin/bash'"),
+            "{:?}",
+            out.warnings
+        );
     }
 }

@@ -4,18 +4,18 @@
 //! Modules register themselves with `tend_module_api::register_module!`; [`link`] exists so the
 //! binary can force this crate to be linked (the registry only sees linked crates).
 
+mod assert;
 mod attrs;
 mod command;
 mod copy;
 mod debug;
 mod fail;
 mod file;
+mod raw;
 mod set_fact;
 mod shell;
 mod stat;
 mod template;
-mod assert;
-mod raw;
 
 #[cfg(test)]
 mod testing;

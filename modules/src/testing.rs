@@ -80,6 +80,7 @@ pub async fn run_module(
         diff: true,
         controller,
     };
-    let module = tend_module_api::lookup(name).ok_or_else(|| ModuleError::failed(format!("no module {name}")))?;
+    let module = tend_module_api::lookup(name)
+        .ok_or_else(|| ModuleError::failed(format!("no module {name}")))?;
     module.run(&args, &ctx).await
 }

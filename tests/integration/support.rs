@@ -125,19 +125,25 @@ impl Output {
     /// Fails with the whole output when the exit code is not `code`.
     pub fn expect_code(&self, code: i32) -> Result<&Self> {
         if self.code != code {
-            bail!("expected exit code {code}, got {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr);
+            bail!(
+                "expected exit code {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+                self.code,
+                self.stdout,
+                self.stderr
+            );
         }
         Ok(self)
     }
 
     pub fn recap(&self) -> Result<BTreeMap<String, Recap>> {
-        let start = self
-            .stdout
-            .find("PLAY RECAP")
-            .with_context(|| format!("no PLAY RECAP in output:\n{}\n{}", self.stdout, self.stderr))?;
+        let start = self.stdout.find("PLAY RECAP").with_context(|| {
+            format!("no PLAY RECAP in output:\n{}\n{}", self.stdout, self.stderr)
+        })?;
         let mut hosts = BTreeMap::new();
         for line in self.stdout[start..].lines().skip(1) {
-            let Some((host, counts)) = line.split_once(" : ") else { continue };
+            let Some((host, counts)) = line.split_once(" : ") else {
+                continue;
+            };
             let mut r = Recap::default();
             for field in counts.split_whitespace() {
                 let (k, v) = field.split_once('=').context("recap field")?;
@@ -167,14 +173,22 @@ impl Output {
 
     pub fn assert_stdout_contains(&self, needle: &str) -> Result<()> {
         if !self.stdout.contains(needle) {
-            bail!("stdout lacks {needle:?}:\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+            bail!(
+                "stdout lacks {needle:?}:\n{}\n--- stderr\n{}",
+                self.stdout,
+                self.stderr
+            );
         }
         Ok(())
     }
 
     pub fn assert_stderr_contains(&self, needle: &str) -> Result<()> {
         if !self.stderr.contains(needle) {
-            bail!("stderr lacks {needle:?}:\n{}\n--- stdout\n{}", self.stderr, self.stdout);
+            bail!(
+                "stderr lacks {needle:?}:\n{}\n--- stdout\n{}",
+                self.stderr,
+                self.stdout
+            );
         }
         Ok(())
     }
@@ -182,7 +196,10 @@ impl Output {
 
 /// Starts a lab of `n` hosts.
 pub fn lab(n: usize) -> Result<Lab> {
-    Lab::builder().hosts(n).start().context("starting lab hosts")
+    Lab::builder()
+        .hosts(n)
+        .start()
+        .context("starting lab hosts")
 }
 
 pub fn read(lab: &Lab, host: usize, path: &str) -> Result<Option<String>> {

@@ -8,17 +8,47 @@ type Case = (&'static str, fn() -> TestResult);
 
 pub fn all() -> Vec<Case> {
     vec![
-        ("apply_is_idempotent_on_every_host", apply_is_idempotent_on_every_host),
-        ("check_mode_predicts_and_touches_nothing", check_mode_predicts_and_touches_nothing),
-        ("failing_task_stops_only_that_host", failing_task_stops_only_that_host),
-        ("unreachable_host_is_reported_and_others_carry_on", unreachable_host_is_reported_and_others_carry_on),
+        (
+            "apply_is_idempotent_on_every_host",
+            apply_is_idempotent_on_every_host,
+        ),
+        (
+            "check_mode_predicts_and_touches_nothing",
+            check_mode_predicts_and_touches_nothing,
+        ),
+        (
+            "failing_task_stops_only_that_host",
+            failing_task_stops_only_that_host,
+        ),
+        (
+            "unreachable_host_is_reported_and_others_carry_on",
+            unreachable_host_is_reported_and_others_carry_on,
+        ),
         ("changed_host_key_is_refused", changed_host_key_is_refused),
-        ("unknown_host_key_is_refused_then_accepted_on_request", unknown_host_key_is_refused_then_accepted_on_request),
-        ("compile_errors_stop_before_any_host_is_contacted", compile_errors_stop_before_any_host_is_contacted),
-        ("become_runs_tasks_as_root_through_sudo", become_runs_tasks_as_root_through_sudo),
-        ("many_items_share_one_connection_below_max_sessions", many_items_share_one_connection_below_max_sessions),
-        ("handlers_run_once_and_only_when_notified", handlers_run_once_and_only_when_notified),
-        ("host_dying_mid_run_is_unreachable", host_dying_mid_run_is_unreachable),
+        (
+            "unknown_host_key_is_refused_then_accepted_on_request",
+            unknown_host_key_is_refused_then_accepted_on_request,
+        ),
+        (
+            "compile_errors_stop_before_any_host_is_contacted",
+            compile_errors_stop_before_any_host_is_contacted,
+        ),
+        (
+            "become_runs_tasks_as_root_through_sudo",
+            become_runs_tasks_as_root_through_sudo,
+        ),
+        (
+            "many_items_share_one_connection_below_max_sessions",
+            many_items_share_one_connection_below_max_sessions,
+        ),
+        (
+            "handlers_run_once_and_only_when_notified",
+            handlers_run_once_and_only_when_notified,
+        ),
+        (
+            "host_dying_mid_run_is_unreachable",
+            host_dying_mid_run_is_unreachable,
+        ),
     ]
 }
 
@@ -48,6 +78,7 @@ const SITE: &str = r#"
       command: cat {{ base }}/conf/app.conf
       register: conf
       changed_when: false
+      check_mode: false
     - name: check it
       assert: {that: ["'port = 8080' in conf.stdout"]}
     - name: stat
@@ -75,24 +106,62 @@ fn apply_is_idempotent_on_every_host() -> TestResult {
     first.expect_code(0)?;
     for (i, host) in ["h1", "h2"].iter().enumerate() {
         let r = first.host(host)?;
-        ensure(r == Recap { ok: 9, changed: 6, skipped: 1, ..Recap::default() }, || format!("{host} first run: {r:?}\n{}", first.stdout))?;
-        ensure(read(&lab, i, "/srv/app/conf/motd")?.as_deref() == Some(&format!("hello {host}\n")), || "motd content".into())?;
-        ensure(lab.file_mode(i, "/srv/app/conf/app.conf")? == Some(0o640), || "app.conf mode".into())?;
-        ensure(lab.file_mode(i, "/srv/app/conf/banner.txt")? == Some(0o600), || "banner mode".into())?;
-        ensure(lab.file_mode(i, "/srv/app/conf")? == Some(0o750), || "dir mode".into())?;
+        ensure(
+            r == Recap {
+                ok: 9,
+                changed: 6,
+                skipped: 1,
+                ..Recap::default()
+            },
+            || format!("{host} first run: {r:?}\n{}", first.stdout),
+        )?;
+        ensure(
+            read(&lab, i, "/srv/app/conf/motd")?.as_deref() == Some(&format!("hello {host}\n")),
+            || "motd content".into(),
+        )?;
+        ensure(
+            lab.file_mode(i, "/srv/app/conf/app.conf")? == Some(0o640),
+            || "app.conf mode".into(),
+        )?;
+        ensure(
+            lab.file_mode(i, "/srv/app/conf/banner.txt")? == Some(0o600),
+            || "banner mode".into(),
+        )?;
+        ensure(lab.file_mode(i, "/srv/app/conf")? == Some(0o750), || {
+            "dir mode".into()
+        })?;
         let conf = read(&lab, i, "/srv/app/conf/app.conf")?.context("app.conf exists")?;
-        ensure(conf == format!("# {host}\nport = 8080\ndebug = False\n"), || format!("app.conf rendered as {conf:?}"))?;
+        ensure(
+            conf == format!("# {host}\nport = 8080\ndebug = False\n"),
+            || format!("app.conf rendered as {conf:?}"),
+        )?;
         let link = lab.ssh(i, "readlink /srv/app/current.conf")?;
-        ensure(String::from_utf8_lossy(&link.stdout).trim() == "/srv/app/conf/app.conf", || "symlink target".into())?;
-        ensure(read(&lab, i, "/srv/app/data/stamp")?.is_some(), || "stamp created".into())?;
+        ensure(
+            String::from_utf8_lossy(&link.stdout).trim() == "/srv/app/conf/app.conf",
+            || "symlink target".into(),
+        )?;
+        ensure(read(&lab, i, "/srv/app/data/stamp")?.is_some(), || {
+            "stamp created".into()
+        })?;
     }
-    ensure(lab.read_file(0, "/srv/app/conf/motd")? != lab.read_file(1, "/srv/app/conf/motd")?, || "hosts are separate".into())?;
+    ensure(
+        lab.read_file(0, "/srv/app/conf/motd")? != lab.read_file(1, "/srv/app/conf/motd")?,
+        || "hosts are separate".into(),
+    )?;
 
     let second = p.run(&lab).exec()?;
     second.expect_code(0)?;
     for host in ["h1", "h2"] {
         let r = second.host(host)?;
-        ensure(r == Recap { ok: 9, changed: 0, skipped: 1, ..Recap::default() }, || format!("{host} second run: {r:?}\n{}", second.stdout))?;
+        ensure(
+            r == Recap {
+                ok: 9,
+                changed: 0,
+                skipped: 1,
+                ..Recap::default()
+            },
+            || format!("{host} second run: {r:?}\n{}", second.stdout),
+        )?;
     }
     Ok(())
 }
@@ -103,28 +172,42 @@ fn check_mode_predicts_and_touches_nothing() -> TestResult {
     p.run(&lab).exec()?.expect_code(0)?;
     // Drift: edit content, mode and remove a file behind tend's back.
     lab.ssh(0, "echo tampered > /srv/app/conf/motd; chmod 0600 /srv/app/conf/app.conf; rm /srv/app/conf/banner.txt")?;
-    let before = lab.ssh(0, "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd")?;
+    let before = lab.ssh(
+        0,
+        "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd",
+    )?;
 
     let check = p.run(&lab).check().diff().exec()?;
     check.expect_code(0)?;
     let r = check.host("h1")?;
-    ensure(r.changed == 3, || format!("check predicted {r:?}\n{}", check.stdout))?;
+    ensure(r.changed == 3, || {
+        format!("check predicted {r:?}\n{}", check.stdout)
+    })?;
     check.assert_stdout_contains("--- before: /srv/app/conf/motd")?;
     check.assert_stdout_contains("-tampered")?;
     check.assert_stdout_contains("+hello h1")?;
     check.assert_stdout_contains("+++ after: /srv/app/conf/banner.txt")?;
     check.assert_stdout_contains("-mode: 0600")?;
     check.assert_stdout_contains("+mode: 0640")?;
-    let after = lab.ssh(0, "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd")?;
-    ensure(before.stdout == after.stdout, || "check mode changed the host".into())?;
+    let after = lab.ssh(
+        0,
+        "cd /srv/app && find . -printf '%p %m %s %l\\n' | sort; cat conf/motd",
+    )?;
+    ensure(before.stdout == after.stdout, || {
+        "check mode changed the host".into()
+    })?;
 
     // The real run makes exactly the predicted changes.
     let apply = p.run(&lab).diff().exec()?;
     apply.expect_code(0)?;
     let a = apply.host("h1")?;
-    ensure(a.changed == r.changed, || format!("prediction {r:?} vs real {a:?}"))?;
+    ensure(a.changed == r.changed, || {
+        format!("prediction {r:?} vs real {a:?}")
+    })?;
     let again = p.run(&lab).check().exec()?;
-    ensure(again.host("h1")?.changed == 0, || format!("check after apply: {}", again.stdout))?;
+    ensure(again.host("h1")?.changed == 0, || {
+        format!("check after apply: {}", again.stdout)
+    })?;
     Ok(())
 }
 
@@ -154,32 +237,73 @@ fn failing_task_stops_only_that_host() -> TestResult {
     out.assert_stdout_contains("...ignoring")?;
     let h1 = out.host("h1")?;
     let h2 = out.host("h2")?;
-    ensure(h1 == Recap { failed: 1, ..Recap::default() }, || format!("h1 {h1:?}"))?;
-    ensure(h2 == Recap { ok: 2, changed: 1, skipped: 1, ignored: 1, ..Recap::default() }, || format!("h2 {h2:?}\n{}", out.stdout))?;
-    ensure(read(&lab, 0, "/tmp/after")?.is_none(), || "h1 ran a task after failing".into())?;
-    ensure(read(&lab, 1, "/tmp/after")?.is_some(), || "h2 stopped".into())?;
+    ensure(
+        h1 == Recap {
+            failed: 1,
+            ..Recap::default()
+        },
+        || format!("h1 {h1:?}"),
+    )?;
+    ensure(
+        h2 == Recap {
+            ok: 2,
+            changed: 1,
+            skipped: 1,
+            ignored: 1,
+            ..Recap::default()
+        },
+        || format!("h2 {h2:?}\n{}", out.stdout),
+    )?;
+    ensure(read(&lab, 0, "/tmp/after")?.is_none(), || {
+        "h1 ran a task after failing".into()
+    })?;
+    ensure(read(&lab, 1, "/tmp/after")?.is_some(), || {
+        "h2 stopped".into()
+    })?;
     Ok(())
 }
 
 fn unreachable_host_is_reported_and_others_carry_on() -> TestResult {
     let lab = lab(1)?;
     let p = Project::new()?;
-    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+    )?;
     let ini = std::fs::read_to_string(lab.inventory_ini())?;
     // Nothing listens on this loopback address.
-    let inv = p.file("hosts.ini", &format!("{ini}\nghost ansible_host=127.0.0.254 ansible_port=2 ansible_user=root\n"))?;
-    let out = p.run(&lab).inventory(inv.display().to_string()).arg("-T").arg("3").exec()?;
+    let inv = p.file(
+        "hosts.ini",
+        &format!("{ini}\nghost ansible_host=127.0.0.254 ansible_port=2 ansible_user=root\n"),
+    )?;
+    let out = p
+        .run(&lab)
+        .inventory(inv.display().to_string())
+        .arg("-T")
+        .arg("3")
+        .exec()?;
     out.expect_code(4)?;
     out.assert_stdout_contains("fatal: [ghost]: UNREACHABLE!")?;
     ensure(out.host("ghost")?.unreachable == 1, || out.stdout.clone())?;
-    ensure(out.host("h1")? == Recap { ok: 1, changed: 1, ..Recap::default() }, || out.stdout.clone())?;
+    ensure(
+        out.host("h1")?
+            == Recap {
+                ok: 1,
+                changed: 1,
+                ..Recap::default()
+            },
+        || out.stdout.clone(),
+    )?;
     Ok(())
 }
 
 fn changed_host_key_is_refused() -> TestResult {
     let lab = lab(1)?;
     let p = Project::new()?;
-    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+    )?;
     // A known_hosts entry with some other ed25519 key for the host's address.
     let other = p.path().join("otherkey");
     let st = std::process::Command::new("ssh-keygen")
@@ -195,9 +319,15 @@ fn changed_host_key_is_refused() -> TestResult {
     out.expect_code(4)?;
     out.assert_stdout_contains("UNREACHABLE")?;
     out.assert_stdout_contains("SHA256:")?;
-    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || "task ran on a host with a changed key".into())?;
+    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || {
+        "task ran on a host with a changed key".into()
+    })?;
     // accept-new does not override a changed key either.
-    let out = p.run(&lab).known_hosts(Some(kh)).arg("--accept-new-host-keys").exec()?;
+    let out = p
+        .run(&lab)
+        .known_hosts(Some(kh))
+        .arg("--accept-new-host-keys")
+        .exec()?;
     out.expect_code(4)?;
     Ok(())
 }
@@ -205,17 +335,27 @@ fn changed_host_key_is_refused() -> TestResult {
 fn unknown_host_key_is_refused_then_accepted_on_request() -> TestResult {
     let lab = lab(1)?;
     let p = Project::new()?;
-    p.file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n")?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+    )?;
     let kh = p.path().join("known_hosts_empty");
     std::fs::write(&kh, "")?;
     let out = p.run(&lab).known_hosts(Some(kh.clone())).exec()?;
     out.expect_code(4)?;
     out.assert_stdout_contains("SHA256:")?;
     out.assert_stdout_contains("accept-new")?;
-    let out = p.run(&lab).known_hosts(Some(kh.clone())).arg("--accept-new-host-keys").exec()?;
+    let out = p
+        .run(&lab)
+        .known_hosts(Some(kh.clone()))
+        .arg("--accept-new-host-keys")
+        .exec()?;
     out.expect_code(0)?;
     let recorded = std::fs::read_to_string(&kh)?;
-    ensure(recorded.contains(&lab.hosts()[0].address.to_string()), || format!("known_hosts now: {recorded}"))?;
+    ensure(
+        recorded.contains(&lab.hosts()[0].address.to_string()),
+        || format!("known_hosts now: {recorded}"),
+    )?;
     // Now known: strict checking connects.
     p.run(&lab).known_hosts(Some(kh)).exec()?.expect_code(0)?;
     Ok(())
@@ -236,9 +376,14 @@ fn compile_errors_stop_before_any_host_is_contacted() -> TestResult {
     out.assert_stderr_contains("did you mean `state`?")?;
     out.assert_stderr_contains("site.yml:7:37")?;
     ensure(!out.stdout.contains("PLAY ["), || "the run started".into())?;
-    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || "a host was touched".into())?;
+    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || {
+        "a host was touched".into()
+    })?;
 
-    p.file("site.yml", "- hosts: all\n  tasks:\n    - file: {path: /tmp/x\n")?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - file: {path: /tmp/x\n",
+    )?;
     let out = p.run(&lab).exec()?;
     out.expect_code(1)?;
     out.assert_stderr_contains("malformed YAML")?;
@@ -272,11 +417,16 @@ fn become_runs_tasks_as_root_through_sudo() -> TestResult {
     let addr = lab.hosts()[0].address;
     let inv = p.file(
         "hosts.ini",
-        &format!("h1 ansible_host={addr} ansible_user=deploy ansible_ssh_private_key_file={}\n", lab.key_file().display()),
+        &format!(
+            "h1 ansible_host={addr} ansible_user=deploy ansible_ssh_private_key_file={}\n",
+            lab.key_file().display()
+        ),
     )?;
     let out = p.run(&lab).inventory(inv.display().to_string()).exec()?;
     out.expect_code(0)?;
-    let meta = lab.metadata(0, "/etc/tend-owned")?.context("file created")?;
+    let meta = lab
+        .metadata(0, "/etc/tend-owned")?
+        .context("file created")?;
     use std::os::unix::fs::MetadataExt;
     ensure(meta.uid() == 0, || "owned by root".into())?;
     Ok(())
@@ -297,7 +447,10 @@ fn many_items_share_one_connection_below_max_sessions() -> TestResult {
     let out = p.run(&lab).exec()?;
     out.expect_code(0)?;
     for i in [1, 20, 40] {
-        ensure(read(&lab, 0, &format!("/tmp/f{i}"))?.as_deref() == Some(&i.to_string()), || format!("f{i}"))?;
+        ensure(
+            read(&lab, 0, &format!("/tmp/f{i}"))?.as_deref() == Some(&i.to_string()),
+            || format!("f{i}"),
+        )?;
     }
     Ok(())
 }
@@ -330,11 +483,21 @@ fn handlers_run_once_and_only_when_notified() -> TestResult {
     let out = p.run(&lab).exec()?;
     out.expect_code(0)?;
     out.assert_stdout_contains("RUNNING HANDLER [bump]")?;
-    ensure(read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"), || "bump ran once".into())?;
-    ensure(read(&lab, 0, "/tmp/other")?.is_some(), || "other ran".into())?;
+    ensure(
+        read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"),
+        || "bump ran once".into(),
+    )?;
+    ensure(read(&lab, 0, "/tmp/other")?.is_some(), || {
+        "other ran".into()
+    })?;
     let out = p.run(&lab).exec()?;
-    ensure(!out.stdout.contains("RUNNING HANDLER"), || format!("handlers ran without a change:\n{}", out.stdout))?;
-    ensure(read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"), || "bump ran again".into())?;
+    ensure(!out.stdout.contains("RUNNING HANDLER"), || {
+        format!("handlers ran without a change:\n{}", out.stdout)
+    })?;
+    ensure(
+        read(&lab, 0, "/tmp/count")?.as_deref() == Some("x\n"),
+        || "bump ran again".into(),
+    )?;
     Ok(())
 }
 
@@ -349,10 +512,20 @@ fn host_dying_mid_run_is_unreachable() -> TestResult {
         let run = s.spawn(|| p.run(&lab).exec());
         std::thread::sleep(std::time::Duration::from_millis(2000));
         lab.kill_host(1)?;
-        let out = run.join().map_err(|_| anyhow::anyhow!("runner panicked"))??;
+        let out = run
+            .join()
+            .map_err(|_| anyhow::anyhow!("runner panicked"))??;
         out.expect_code(4)?;
         ensure(out.host("h2")?.unreachable == 1, || out.stdout.clone())?;
-        ensure(out.host("h1")? == Recap { ok: 3, changed: 3, ..Recap::default() }, || out.stdout.clone())?;
+        ensure(
+            out.host("h1")?
+                == Recap {
+                    ok: 3,
+                    changed: 3,
+                    ..Recap::default()
+                },
+            || out.stdout.clone(),
+        )?;
         Ok(())
     })
 }

@@ -82,7 +82,12 @@ impl fmt::Display for Diagnostic {
             // Tabs would misplace the caret; show them as single spaces.
             let shown = line.replace('\t', " ");
             let col = (self.col as usize).saturating_sub(1);
-            write!(f, "\n{pad} |\n{number} | {shown}\n{pad} | {}{}", " ".repeat(col), "^".repeat(self.width))?;
+            write!(
+                f,
+                "\n{pad} |\n{number} | {shown}\n{pad} | {}{}",
+                " ".repeat(col),
+                "^".repeat(self.width)
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
@@ -104,7 +109,10 @@ fn display_path(path: &Path) -> String {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -39,7 +39,9 @@ impl Controller for TaskController<'_> {
             return if path.exists() {
                 Ok(path)
             } else {
-                Err(ModuleError::failed(format!("Could not find or access '{name}'")))
+                Err(ModuleError::failed(format!(
+                    "Could not find or access '{name}'"
+                )))
             };
         }
         let sub = match kind {

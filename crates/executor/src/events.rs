@@ -32,9 +32,14 @@ pub struct HostResult {
 /// Progress of a run, in order.
 #[derive(Debug, Clone)]
 pub enum Event {
-    PlayStart { name: String },
+    PlayStart {
+        name: String,
+    },
     NoHostsMatched,
-    TaskStart { name: String, handler: bool },
+    TaskStart {
+        name: String,
+        handler: bool,
+    },
     /// One loop item finished on one host.
     ItemResult(HostResult),
     /// A task finished on one host (after all its items).

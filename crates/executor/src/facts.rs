@@ -56,7 +56,9 @@ fn distribution_name(id: &str, name: &str) -> String {
 }
 
 fn os_family(id: &str, id_like: &str) -> &'static str {
-    let ids: Vec<&str> = std::iter::once(id).chain(id_like.split_whitespace()).collect();
+    let ids: Vec<&str> = std::iter::once(id)
+        .chain(id_like.split_whitespace())
+        .collect();
     for id in ids {
         match id {
             "debian" | "ubuntu" => return "Debian",
@@ -74,7 +76,9 @@ pub(crate) fn facts_from_output(text: &str) -> Map<String, Value> {
     let mut raw: Map<String, Value> = Map::new();
     let mut ipv4: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if k == "ipv4" {
             if let Some((iface, addr)) = v.split_once(' ') {
                 ipv4.push((iface.to_string(), addr.to_string()));
@@ -83,7 +87,12 @@ pub(crate) fn facts_from_output(text: &str) -> Map<String, Value> {
             raw.insert(k.to_string(), Value::String(unquote(v).to_string()));
         }
     }
-    let get = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let get = |k: &str| {
+        raw.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let num = |k: &str| get(k).parse::<u64>().ok();
     let id = get("os_ID");
     let version = get("os_VERSION_ID");

@@ -193,8 +193,13 @@ fn display_name(ctx: &PlayContext<'_>, task: &Task) -> String {
 type HostFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
 
 /// Runs one step on every active host, `forks` at a time.
-async fn run_on_hosts<'a, F>(ctx: &'a PlayContext<'a>, hosts: &'a mut [HostState], name: &str, handler: bool, step: F)
-where
+async fn run_on_hosts<'a, F>(
+    ctx: &'a PlayContext<'a>,
+    hosts: &'a mut [HostState],
+    name: &str,
+    handler: bool,
+    step: F,
+) where
     F: Fn(&'a PlayContext<'a>, &'a mut HostState) -> HostFuture<'a>,
 {
     ctx.runtime.sink.event(Event::TaskStart {
@@ -248,7 +253,10 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState]) {
 }
 
 /// The connection for a host, opened on first use and kept for the whole run.
-async fn connection(ctx: &PlayContext<'_>, host: &mut HostState) -> Result<Arc<dyn Transport>, TransportError> {
+async fn connection(
+    ctx: &PlayContext<'_>,
+    host: &mut HostState,
+) -> Result<Arc<dyn Transport>, TransportError> {
     if let Some(c) = &host.connection {
         return Ok(c.clone());
     }
@@ -258,12 +266,18 @@ async fn connection(ctx: &PlayContext<'_>, host: &mut HostState) -> Result<Arc<d
     Ok(transport)
 }
 
-fn connection_spec(ctx: &PlayContext<'_>, host: &HostState) -> Result<ConnectionSpec, TransportError> {
+fn connection_spec(
+    ctx: &PlayContext<'_>,
+    host: &HostState,
+) -> Result<ConnectionSpec, TransportError> {
     // Connection variables may be templates over other variables.
     let mut vars = host.inventory_vars.clone();
     vars.extend(ctx.play.vars.clone());
     vars.extend(ctx.options.extra_vars.clone());
-    vars.insert("inventory_hostname".into(), Value::String(host.name.clone()));
+    vars.insert(
+        "inventory_hostname".into(),
+        Value::String(host.name.clone()),
+    );
     resolve_templated(ctx.templater, &mut vars, &[]);
     let text = |k: &str| -> Option<String> {
         vars.get(k).and_then(|v| match v {
@@ -279,10 +293,16 @@ fn connection_spec(ctx: &PlayContext<'_>, host: &HostState) -> Result<Connection
     let kind = match text("ansible_connection").as_deref() {
         None | Some("ssh" | "smart" | "paramiko" | "paramiko_ssh") => ConnectionKind::Ssh,
         Some("local") => ConnectionKind::Local,
-        Some(other) => return Err(config_error(format!("unsupported ansible_connection `{other}`"))),
+        Some(other) => {
+            return Err(config_error(format!(
+                "unsupported ansible_connection `{other}`"
+            )))
+        }
     };
     let port = match text("ansible_port").or_else(|| text("ansible_ssh_port")) {
-        Some(p) => p.parse().map_err(|_| config_error(format!("invalid ansible_port `{p}`")))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| config_error(format!("invalid ansible_port `{p}`")))?,
         None => 22,
     };
     let user = text("ansible_user")
@@ -342,7 +362,16 @@ async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
         Ok(facts) => {
             host.facts = facts;
             host.stats.ok += 1;
-            emit(ctx, host, Status::Ok, None, Map::new(), Vec::new(), false, false);
+            emit(
+                ctx,
+                host,
+                Status::Ok,
+                None,
+                Map::new(),
+                Vec::new(),
+                false,
+                false,
+            );
         }
         Err(ModuleError::Transport(e)) if e.is_unreachable() => unreachable(ctx, host, &e),
         Err(e) => {
@@ -350,7 +379,16 @@ async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
             host.stats.failed += 1;
             let mut result = Map::new();
             result.insert("msg".into(), format!("fact gathering failed: {e}").into());
-            emit(ctx, host, Status::Failed, None, result, Vec::new(), false, false);
+            emit(
+                ctx,
+                host,
+                Status::Failed,
+                None,
+                result,
+                Vec::new(),
+                false,
+                false,
+            );
         }
     }
 }
@@ -383,14 +421,23 @@ fn emit(
 }
 
 /// The variables a task sees on a host, lowest precedence first.
-fn task_vars(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -> (Map<String, Value>, Unresolved) {
+fn task_vars(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &HostState,
+) -> (Map<String, Value>, Unresolved) {
     let mut vars = host.inventory_vars.clone();
     vars.extend(host.facts.clone());
     vars.extend(ctx.play.vars.clone());
     vars.extend(task.vars.clone());
     vars.extend(host.host_vars.clone());
     vars.extend(ctx.options.extra_vars.clone());
-    let short = host.name.split('.').next().unwrap_or(&host.name).to_string();
+    let short = host
+        .name
+        .split('.')
+        .next()
+        .unwrap_or(&host.name)
+        .to_string();
     let magic = [
         ("inventory_hostname", json!(host.name)),
         ("inventory_hostname_short", json!(short)),
@@ -402,7 +449,10 @@ fn task_vars(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -> (Map<Strin
         ("ansible_play_name", json!(ctx.play.name)),
         ("ansible_check_mode", json!(ctx.options.check)),
         ("ansible_diff_mode", json!(ctx.options.diff)),
-        ("playbook_dir", json!(ctx.playbook.dir.display().to_string())),
+        (
+            "playbook_dir",
+            json!(ctx.playbook.dir.display().to_string()),
+        ),
         ("omit", json!(OMIT)),
     ];
     for (k, v) in magic {
@@ -415,7 +465,12 @@ fn task_vars(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -> (Map<Strin
 }
 
 /// One task (or handler) on one host, loop included.
-async fn run_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, _handler: Option<usize>) {
+async fn run_task(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    _handler: Option<usize>,
+) {
     let transport = match connection(ctx, host).await {
         Ok(t) => t,
         Err(e) => return unreachable(ctx, host, &e),
@@ -432,7 +487,10 @@ async fn run_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, _han
         transport
     };
     let handle = Host::new(host.name.clone(), transport);
-    let check = task.check_mode.or(ctx.play.check_mode).unwrap_or(ctx.options.check);
+    let check = task
+        .check_mode
+        .or(ctx.play.check_mode)
+        .unwrap_or(ctx.options.check);
     let diff = task.diff.or(ctx.play.diff).unwrap_or(ctx.options.diff);
     let runner = ItemRunner {
         ctx,
@@ -492,11 +550,21 @@ async fn run_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, _han
                 any_failed |= one.status == Status::Failed;
                 all_skipped &= one.status == Status::Skipped;
                 one.result.insert(spec.loop_var.clone(), item);
-                one.result.insert("ansible_loop_var".into(), spec.loop_var.clone().into());
+                one.result
+                    .insert("ansible_loop_var".into(), spec.loop_var.clone().into());
                 if task.no_log {
                     mask(&mut one.result);
                 }
-                emit(ctx, host, one.status, Some(label), one.result.clone(), one.diffs, false, task.module.name() == "debug");
+                emit(
+                    ctx,
+                    host,
+                    one.status,
+                    Some(label),
+                    one.result.clone(),
+                    one.diffs,
+                    false,
+                    task.module.name() == "debug",
+                );
                 for (k, v) in one.facts {
                     host.host_vars.insert(k, v);
                 }
@@ -504,7 +572,15 @@ async fn run_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, _han
             }
             let mut result = Map::new();
             result.insert("changed".into(), any_changed.into());
-            result.insert("msg".into(), if any_failed { "One or more items failed" } else { "All items completed" }.into());
+            result.insert(
+                "msg".into(),
+                if any_failed {
+                    "One or more items failed"
+                } else {
+                    "All items completed"
+                }
+                .into(),
+            );
             if any_failed {
                 result.insert("failed".into(), true.into());
             }
@@ -543,7 +619,12 @@ fn loop_items(
     let rendered = ctx
         .templater
         .render_value(&spec.items, &context)
-        .map_err(|e| format!("error while evaluating the loop: {}", explain(&e, unresolved)))?;
+        .map_err(|e| {
+            format!(
+                "error while evaluating the loop: {}",
+                explain(&e, unresolved)
+            )
+        })?;
     let items = match rendered {
         Value::Array(items) => items,
         Value::String(s) if spec.flatten => vec![Value::String(s)],
@@ -629,7 +710,9 @@ impl TaskRun {
         if outcome.status == Status::Changed {
             for name in &task.notify {
                 for (i, handler) in ctx.play.handlers.iter().enumerate() {
-                    if handler.name.as_deref() == Some(name.as_str()) || handler.listen.contains(name) {
+                    if handler.name.as_deref() == Some(name.as_str())
+                        || handler.listen.contains(name)
+                    {
                         host.notified.insert(i);
                     }
                 }
@@ -644,12 +727,22 @@ impl TaskRun {
             mask(&mut outcome.result);
         }
         if let Some(register) = &task.register {
-            host.host_vars.insert(register.clone(), Value::Object(outcome.result.clone()));
+            host.host_vars
+                .insert(register.clone(), Value::Object(outcome.result.clone()));
         }
         // A loop that went fine was shown item by item; Ansible prints no extra line then.
         let show = !is_loop || outcome.status == Status::Failed;
         if show {
-            emit(ctx, host, outcome.status, None, outcome.result, outcome.diffs, ignored, task.module.name() == "debug");
+            emit(
+                ctx,
+                host,
+                outcome.status,
+                None,
+                outcome.result,
+                outcome.diffs,
+                ignored,
+                task.module.name() == "debug",
+            );
         }
     }
 }
@@ -678,10 +771,12 @@ impl ItemRunner<'_> {
     }
 
     fn condition(&self, expr: &str, vars: &Value) -> Result<bool, String> {
-        self.ctx
-            .templater
-            .eval_condition(expr, vars)
-            .map_err(|e| format!("The conditional check '{expr}' failed. The error was: {}", explain(&e, self.unresolved)))
+        self.ctx.templater.eval_condition(expr, vars).map_err(|e| {
+            format!(
+                "The conditional check '{expr}' failed. The error was: {}",
+                explain(&e, self.unresolved)
+            )
+        })
     }
 
     /// One run of the module for one set of variables (one loop item, or the task).
@@ -708,18 +803,19 @@ impl ItemRunner<'_> {
                 Err(msg) => return self.failure(msg),
             }
         }
-        let args = match ctx.templater.render_value(&Value::Object(task.args.clone()), &context) {
+        let args = match ctx
+            .templater
+            .render_value(&Value::Object(task.args.clone()), &context)
+        {
             Ok(Value::Object(mut args)) => {
                 args.retain(|_, v| v.as_str() != Some(OMIT));
                 Value::Object(args)
             }
             Ok(_) => return self.failure("module arguments must be a mapping".into()),
-            Err(e) => {
-                return self.failure(format!(
-                    "The task includes an option with an undefined variable or a template error: {}",
-                    explain(&e, self.unresolved)
-                ))
-            }
+            Err(e) => return self.failure(format!(
+                "The task includes an option with an undefined variable or a template error: {}",
+                explain(&e, self.unresolved)
+            )),
         };
         let controller = TaskController {
             templater: ctx.templater,

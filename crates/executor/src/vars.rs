@@ -22,7 +22,11 @@ pub(crate) struct Unresolved(pub Vec<(String, TemplateError)>);
 /// Ansible's lazy templating would see them when used. Values that cannot be rendered (an
 /// undefined variable inside) are removed, and the reason kept, so that a task using them
 /// fails naming the real cause while tasks that do not use them run.
-pub(crate) fn resolve_templated(templater: &Templater, vars: &mut Map<String, Value>, skip: &[&str]) -> Unresolved {
+pub(crate) fn resolve_templated(
+    templater: &Templater,
+    vars: &mut Map<String, Value>,
+    skip: &[&str],
+) -> Unresolved {
     let mut pending: Vec<String> = vars
         .iter()
         .filter(|(k, v)| !skip.contains(&k.as_str()) && holds_template(v))
@@ -35,7 +39,9 @@ pub(crate) fn resolve_templated(templater: &Templater, vars: &mut Map<String, Va
         let mut progressed = false;
         errors.clear();
         pending.retain(|name| {
-            let Some(raw) = vars.get(name) else { return false };
+            let Some(raw) = vars.get(name) else {
+                return false;
+            };
             match templater.render_value(raw, &context) {
                 Ok(value) if !holds_template(&value) || value == *raw => {
                     vars.insert(name.clone(), value);

@@ -32,9 +32,17 @@ pub struct ArgError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgErrorKind {
-    UnknownParam { name: String, expected: Vec<&'static str> },
-    MissingParam { name: &'static str },
-    UnknownChoice { value: String, expected: Vec<&'static str> },
+    UnknownParam {
+        name: String,
+        expected: Vec<&'static str>,
+    },
+    MissingParam {
+        name: &'static str,
+    },
+    UnknownChoice {
+        value: String,
+        expected: Vec<&'static str>,
+    },
     Invalid(String),
 }
 
@@ -378,7 +386,11 @@ impl<'de> de::Deserializer<'de> for ArgDeserializer<'_> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, ArgError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ArgError> {
         self.deserialize_seq(visitor)
     }
 
@@ -461,7 +473,10 @@ struct SeqAccess<'a> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
     type Error = ArgError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, ArgError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ArgError> {
         let Some(value) = self.items.next() else {
             return Ok(None);
         };
@@ -485,7 +500,10 @@ struct OwnedSeqAccess {
 impl<'de> de::SeqAccess<'de> for OwnedSeqAccess {
     type Error = ArgError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, ArgError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ArgError> {
         let Some(value) = self.items.next() else {
             return Ok(None);
         };
@@ -509,7 +527,10 @@ struct MapAccess<'a> {
 impl<'de> de::MapAccess<'de> for MapAccess<'_> {
     type Error = ArgError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, ArgError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ArgError> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
@@ -570,7 +591,8 @@ mod tests {
 
     #[test]
     fn ansible_coercions() {
-        let p = run(json!({"path": 42, "force": "yes", "port": "8080", "names": "a, b"})).expect("ok");
+        let p =
+            run(json!({"path": 42, "force": "yes", "port": "8080", "names": "a, b"})).expect("ok");
         assert_eq!(p.path, "42");
         assert!(p.force);
         assert_eq!(p.port, Some(8080));
@@ -592,9 +614,15 @@ mod tests {
         let e = run(json!({"path": "/x", "state": "directry"})).expect_err("choice");
         assert_eq!(e.path, vec!["state"]);
         assert_eq!(e.misspelt(), Some("directry"));
-        assert_eq!(e.to_string(), "parameter `state`: value `directry` is not one of: file, directory");
+        assert_eq!(
+            e.to_string(),
+            "parameter `state`: value `directry` is not one of: file, directory"
+        );
         let e = run(json!({"path": "/x", "force": "maybe"})).expect_err("bool");
-        assert_eq!(e.to_string(), "parameter `force`: expected a boolean (yes/no, true/false), found string \"maybe\"");
+        assert_eq!(
+            e.to_string(),
+            "parameter `force`: expected a boolean (yes/no, true/false), found string \"maybe\""
+        );
     }
 
     #[test]
@@ -602,7 +630,11 @@ mod tests {
         let args = json!({"path": "{{ p }}", "force": "{{ f }}", "state": "{{ s }}", "port": "{{ n }}", "names": "{{ l }}"});
         from_args::<Params>(&args, ArgMode::Compile).expect("compiles");
         assert!(from_args::<Params>(&args, ArgMode::Run).is_err());
-        let e = from_args::<Params>(&json!({"path": "{{ p }}", "port": "many"}), ArgMode::Compile).expect_err("literal");
+        let e = from_args::<Params>(
+            &json!({"path": "{{ p }}", "port": "many"}),
+            ArgMode::Compile,
+        )
+        .expect_err("literal");
         assert_eq!(e.path, vec!["port"]);
     }
 }

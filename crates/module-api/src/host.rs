@@ -83,7 +83,11 @@ impl Host {
     }
 
     /// Runs a script with `/bin/sh` exactly as given (user commands: no locale change).
-    pub async fn sh_raw(&self, script: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ModuleError> {
+    pub async fn sh_raw(
+        &self,
+        script: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, ModuleError> {
         let command = format!("/bin/sh -c {}", quote(script));
         Ok(self
             .transport
@@ -102,7 +106,11 @@ impl Host {
     }
 
     /// Like [`Host::sh`] with data on standard input.
-    pub async fn sh_with_stdin(&self, script: &str, stdin: &[u8]) -> Result<ExecOutput, ModuleError> {
+    pub async fn sh_with_stdin(
+        &self,
+        script: &str,
+        stdin: &[u8],
+    ) -> Result<ExecOutput, ModuleError> {
         self.sh_raw(&format!("LC_ALL=C; export LC_ALL; {script}"), Some(stdin))
             .await
     }
@@ -134,7 +142,9 @@ impl Host {
     pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ModuleError> {
         let p = quote(path);
         let out = self
-            .sh(&format!("[ -e {p} ] || exit {ABSENT_STATUS}; exec cat -- {p}"))
+            .sh(&format!(
+                "[ -e {p} ] || exit {ABSENT_STATUS}; exec cat -- {p}"
+            ))
             .await?;
         match out.exit_code {
             0 => Ok(Some(out.stdout)),
@@ -255,16 +265,31 @@ mod tests {
             mode: Some("0640".into()),
             ..WriteOptions::default()
         };
-        host.write_file_atomic(&path, b"one\ntwo\n", &options).await.expect("write");
-        assert_eq!(host.read_file(&path).await.expect("read"), Some(b"one\ntwo\n".to_vec()));
-        let st = host.stat(&path, false).await.expect("stat").expect("exists");
+        host.write_file_atomic(&path, b"one\ntwo\n", &options)
+            .await
+            .expect("write");
+        assert_eq!(
+            host.read_file(&path).await.expect("read"),
+            Some(b"one\ntwo\n".to_vec())
+        );
+        let st = host
+            .stat(&path, false)
+            .await
+            .expect("stat")
+            .expect("exists");
         assert_eq!(st.kind, FileKind::File);
         assert_eq!(st.mode_string(), "0640");
         assert_eq!(st.size, 8);
 
         // Unset attributes keep the replaced file's mode.
-        host.write_file_atomic(&path, b"new", &WriteOptions::default()).await.expect("write");
-        let st = host.stat(&path, false).await.expect("stat").expect("exists");
+        host.write_file_atomic(&path, b"new", &WriteOptions::default())
+            .await
+            .expect("write");
+        let st = host
+            .stat(&path, false)
+            .await
+            .expect("stat")
+            .expect("exists");
         assert_eq!(st.mode_string(), "0640");
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .expect("ls")
@@ -275,7 +300,11 @@ mod tests {
 
         let link = dir.join("link").to_string_lossy().into_owned();
         std::os::unix::fs::symlink(&path, &link).expect("symlink");
-        let st = host.stat(&link, false).await.expect("stat").expect("exists");
+        let st = host
+            .stat(&link, false)
+            .await
+            .expect("stat")
+            .expect("exists");
         assert_eq!(st.kind, FileKind::Link);
         assert_eq!(st.link_target.as_deref(), Some(path.as_str()));
         let st = host.stat(&link, true).await.expect("stat").expect("exists");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tend_diag::Diagnostic;
-use tend_module_api::args::{ArgErrorKind, is_template};
+use tend_module_api::args::{is_template, ArgErrorKind};
 use tend_module_api::FreeForm;
 use tend_template::{TemplateError, Templater};
 use tend_yaml::{Node, NodeKind, Span};
@@ -17,49 +17,200 @@ use crate::kv::parse_kv;
 use crate::model::{Location, Loop, Play, Playbook, Privilege, Task};
 
 const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "gather_facts", "vars", "vars_files", "tasks", "pre_tasks", "post_tasks",
-    "handlers", "become", "become_user", "become_method", "remote_user", "check_mode", "diff",
-    "ignore_errors", "force_handlers", "tags", "strategy", "connection", "collections",
-    "environment", "serial", "roles", "vars_prompt", "any_errors_fatal", "max_fail_percentage",
-    "order", "gather_subset", "gather_timeout", "module_defaults", "run_once", "no_log", "port",
-    "timeout", "throttle", "fact_path", "become_flags", "become_exe", "debugger",
+    "name",
+    "hosts",
+    "gather_facts",
+    "vars",
+    "vars_files",
+    "tasks",
+    "pre_tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "become_method",
+    "remote_user",
+    "check_mode",
+    "diff",
+    "ignore_errors",
+    "force_handlers",
+    "tags",
+    "strategy",
+    "connection",
+    "collections",
+    "environment",
+    "serial",
+    "roles",
+    "vars_prompt",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "order",
+    "gather_subset",
+    "gather_timeout",
+    "module_defaults",
+    "run_once",
+    "no_log",
+    "port",
+    "timeout",
+    "throttle",
+    "fact_path",
+    "become_flags",
+    "become_exe",
+    "debugger",
     "ignore_unreachable",
 ];
 
 const TASK_KEYWORDS: &[&str] = &[
-    "name", "action", "args", "become", "become_user", "become_method", "changed_when",
-    "check_mode", "diff", "failed_when", "ignore_errors", "loop", "loop_control", "no_log",
-    "notify", "register", "tags", "vars", "when", "listen", "with_items", "with_list",
-    "delegate_to", "delegate_facts", "run_once", "until", "retries", "delay", "environment",
-    "async", "poll", "throttle", "timeout", "local_action", "remote_user", "connection",
-    "ignore_unreachable", "any_errors_fatal", "collections", "module_defaults", "port",
-    "debugger", "become_flags", "become_exe", "block", "rescue", "always",
+    "name",
+    "action",
+    "args",
+    "become",
+    "become_user",
+    "become_method",
+    "changed_when",
+    "check_mode",
+    "diff",
+    "failed_when",
+    "ignore_errors",
+    "loop",
+    "loop_control",
+    "no_log",
+    "notify",
+    "register",
+    "tags",
+    "vars",
+    "when",
+    "listen",
+    "with_items",
+    "with_list",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "until",
+    "retries",
+    "delay",
+    "environment",
+    "async",
+    "poll",
+    "throttle",
+    "timeout",
+    "local_action",
+    "remote_user",
+    "connection",
+    "ignore_unreachable",
+    "any_errors_fatal",
+    "collections",
+    "module_defaults",
+    "port",
+    "debugger",
+    "become_flags",
+    "become_exe",
+    "block",
+    "rescue",
+    "always",
 ];
 
 /// Keywords tend parses but does not run yet: refusing them beats silently ignoring them.
 const TASK_KEYWORDS_NOT_YET: &[&str] = &[
-    "delegate_to", "delegate_facts", "run_once", "until", "retries", "delay", "environment",
-    "async", "poll", "throttle", "timeout", "local_action", "remote_user", "connection",
-    "ignore_unreachable", "any_errors_fatal", "module_defaults", "port", "debugger",
-    "become_flags", "become_exe", "block", "rescue", "always",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "until",
+    "retries",
+    "delay",
+    "environment",
+    "async",
+    "poll",
+    "throttle",
+    "timeout",
+    "local_action",
+    "remote_user",
+    "connection",
+    "ignore_unreachable",
+    "any_errors_fatal",
+    "module_defaults",
+    "port",
+    "debugger",
+    "become_flags",
+    "become_exe",
+    "block",
+    "rescue",
+    "always",
 ];
 
 const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
-    "strategy", "connection", "environment", "serial", "roles", "vars_prompt",
-    "any_errors_fatal", "max_fail_percentage", "order", "module_defaults", "run_once", "port",
-    "timeout", "throttle", "fact_path", "become_flags", "become_exe", "debugger",
+    "strategy",
+    "connection",
+    "environment",
+    "serial",
+    "roles",
+    "vars_prompt",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "order",
+    "module_defaults",
+    "run_once",
+    "port",
+    "timeout",
+    "throttle",
+    "fact_path",
+    "become_flags",
+    "become_exe",
+    "debugger",
     "ignore_unreachable",
 ];
 
 /// Well-known Ansible modules tend does not provide yet, for a clearer message than "unknown".
 const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
-    "apt", "yum", "dnf", "package", "service", "systemd", "systemd_service", "user", "group",
-    "lineinfile", "blockinfile", "replace", "ini_file", "git", "get_url", "uri", "unarchive",
-    "archive", "cron", "mount", "sysctl", "hostname", "authorized_key", "fetch", "slurp", "find",
-    "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "setup",
-    "meta", "wait_for", "pause", "script", "assemble", "tempfile", "pip", "known_hosts",
-    "apt_repository", "apt_key", "getent", "timezone", "locale_gen", "wait_for_connection",
-    "import_playbook", "add_host", "group_by",
+    "apt",
+    "yum",
+    "dnf",
+    "package",
+    "service",
+    "systemd",
+    "systemd_service",
+    "user",
+    "group",
+    "lineinfile",
+    "blockinfile",
+    "replace",
+    "ini_file",
+    "git",
+    "get_url",
+    "uri",
+    "unarchive",
+    "archive",
+    "cron",
+    "mount",
+    "sysctl",
+    "hostname",
+    "authorized_key",
+    "fetch",
+    "slurp",
+    "find",
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+    "include_vars",
+    "setup",
+    "meta",
+    "wait_for",
+    "pause",
+    "script",
+    "assemble",
+    "tempfile",
+    "pip",
+    "known_hosts",
+    "apt_repository",
+    "apt_key",
+    "getent",
+    "timezone",
+    "locale_gen",
+    "wait_for_connection",
+    "import_playbook",
+    "add_host",
+    "group_by",
 ];
 
 /// Every problem found in a playbook.
@@ -141,7 +292,8 @@ impl Compiler<'_> {
     }
 
     fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(message, self.file.as_ref().clone(), span.line, span.col).with_source(self.source)
+        Diagnostic::new(message, self.file.as_ref().clone(), span.line, span.col)
+            .with_source(self.source)
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
@@ -164,7 +316,13 @@ impl Compiler<'_> {
         };
         let Some(items) = root.as_seq() else {
             if !root.is_null() {
-                self.error_at(&root, format!("a playbook must be a list of plays, found {}", root.kind.type_name()));
+                self.error_at(
+                    &root,
+                    format!(
+                        "a playbook must be a list of plays, found {}",
+                        root.kind.type_name()
+                    ),
+                );
             } else {
                 self.error(root.span, "the playbook is empty");
             }
@@ -175,10 +333,16 @@ impl Compiler<'_> {
 
     fn play(&mut self, node: &Node) -> Option<Play> {
         let Some(entries) = node.as_map() else {
-            self.error_at(node, format!("a play must be a mapping, found {}", node.kind.type_name()));
+            self.error_at(
+                node,
+                format!("a play must be a mapping, found {}", node.kind.type_name()),
+            );
             return None;
         };
-        if let Some((key, _)) = entries.iter().find(|(k, _)| k.as_str() == Some("import_playbook")) {
+        if let Some((key, _)) = entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("import_playbook"))
+        {
             self.error_at(key, "`import_playbook` is not supported by tend yet");
             return None;
         }
@@ -229,7 +393,10 @@ impl Compiler<'_> {
                 "strategy" if value.as_str() == Some("linear") => {}
                 "gather_subset" | "gather_timeout" | "tags" | "collections" | "no_log" => {}
                 k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
-                    self.error_at(key, format!("play keyword `{k}` is not supported by tend yet"));
+                    self.error_at(
+                        key,
+                        format!("play keyword `{k}` is not supported by tend yet"),
+                    );
                 }
                 other => {
                     let d = self
@@ -253,7 +420,8 @@ impl Compiler<'_> {
         match &node.kind {
             NodeKind::Str(s) => Some(s.clone()),
             NodeKind::Seq(items) => {
-                let parts: Option<Vec<String>> = items.iter().map(|n| self.scalar_string(n)).collect();
+                let parts: Option<Vec<String>> =
+                    items.iter().map(|n| self.scalar_string(n)).collect();
                 parts.map(|p| p.join(","))
             }
             _ => {
@@ -276,7 +444,10 @@ impl Compiler<'_> {
             NodeKind::Float(f) => Some(f.to_string()),
             NodeKind::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
             _ => {
-                self.error_at(node, format!("expected a string, found {}", node.kind.type_name()));
+                self.error_at(
+                    node,
+                    format!("expected a string, found {}", node.kind.type_name()),
+                );
                 None
             }
         }
@@ -302,7 +473,10 @@ impl Compiler<'_> {
             },
             NodeKind::Int(i @ (0 | 1)) => Some(*i == 1),
             _ => {
-                self.error_at(node, format!("expected a boolean, found {}", node.kind.type_name()));
+                self.error_at(
+                    node,
+                    format!("expected a boolean, found {}", node.kind.type_name()),
+                );
                 None
             }
         }
@@ -331,22 +505,37 @@ impl Compiler<'_> {
                 }
             }
             NodeKind::Null => {}
-            _ => self.error_at(node, format!("`vars` must be a mapping, found {}", node.kind.type_name())),
+            _ => self.error_at(
+                node,
+                format!("`vars` must be a mapping, found {}", node.kind.type_name()),
+            ),
         }
     }
 
     fn vars_files(&mut self, node: &Node, into: &mut Map<String, Value>) {
-        for name_node in node.as_seq().map(<[Node]>::to_vec).unwrap_or_else(|| vec![node.clone()]) {
-            let Some(name) = self.scalar_string(&name_node) else { continue };
+        for name_node in node
+            .as_seq()
+            .map(<[Node]>::to_vec)
+            .unwrap_or_else(|| vec![node.clone()])
+        {
+            let Some(name) = self.scalar_string(&name_node) else {
+                continue;
+            };
             if is_template(&name) {
-                self.error_at(&name_node, "templated `vars_files` paths are not supported by tend yet");
+                self.error_at(
+                    &name_node,
+                    "templated `vars_files` paths are not supported by tend yet",
+                );
                 continue;
             }
             let path = self.dir.join(&name);
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.error_at(&name_node, format!("cannot read vars file {}: {e}", path.display()));
+                    self.error_at(
+                        &name_node,
+                        format!("cannot read vars file {}: {e}", path.display()),
+                    );
                     continue;
                 }
             };
@@ -358,10 +547,18 @@ impl Compiler<'_> {
                         }
                     }
                 }
-                Ok(_) => self.error_at(&name_node, format!("vars file {} must hold a mapping", path.display())),
+                Ok(_) => self.error_at(
+                    &name_node,
+                    format!("vars file {} must hold a mapping", path.display()),
+                ),
                 Err(e) => {
-                    let d = Diagnostic::new(format!("malformed YAML: {}", e.message), &path, e.span.line, e.span.col)
-                        .with_source(&text);
+                    let d = Diagnostic::new(
+                        format!("malformed YAML: {}", e.message),
+                        &path,
+                        e.span.line,
+                        e.span.col,
+                    )
+                    .with_source(&text);
                     self.errors.push(d);
                 }
             }
@@ -370,10 +567,16 @@ impl Compiler<'_> {
 
     fn task_list(&mut self, node: &Node, handlers: bool) -> Vec<Task> {
         match &node.kind {
-            NodeKind::Seq(items) => items.iter().filter_map(|t| self.task(t, handlers)).collect(),
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|t| self.task(t, handlers))
+                .collect(),
             NodeKind::Null => Vec::new(),
             _ => {
-                self.error_at(node, format!("expected a list of tasks, found {}", node.kind.type_name()));
+                self.error_at(
+                    node,
+                    format!("expected a list of tasks, found {}", node.kind.type_name()),
+                );
                 Vec::new()
             }
         }
@@ -404,8 +607,15 @@ impl Compiler<'_> {
 
     fn conditions(&mut self, node: &Node) -> Vec<String> {
         let exprs: Vec<(String, &Node)> = match &node.kind {
-            NodeKind::Seq(items) => items.iter().filter_map(|n| self.scalar_string(n).map(|s| (s, n))).collect(),
-            _ => self.scalar_string(node).map(|s| (s, node)).into_iter().collect(),
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|n| self.scalar_string(n).map(|s| (s, n)))
+                .collect(),
+            _ => self
+                .scalar_string(node)
+                .map(|s| (s, node))
+                .into_iter()
+                .collect(),
         };
         exprs
             .into_iter()
@@ -420,7 +630,10 @@ impl Compiler<'_> {
 
     fn task(&mut self, node: &Node, handler: bool) -> Option<Task> {
         let Some(entries) = node.as_map() else {
-            self.error_at(node, format!("a task must be a mapping, found {}", node.kind.type_name()));
+            self.error_at(
+                node,
+                format!("a task must be a mapping, found {}", node.kind.type_name()),
+            );
             return None;
         };
         let errors_before = self.errors.len();
@@ -441,7 +654,10 @@ impl Compiler<'_> {
                 "failed_when" => task.failed_when = Some(self.conditions(value)),
                 "register" => match self.scalar_string(value) {
                     Some(r) if is_identifier(&r) => task.register = Some(r),
-                    Some(r) => self.error_at(value, format!("`{r}` is not a valid variable name for `register`")),
+                    Some(r) => self.error_at(
+                        value,
+                        format!("`{r}` is not a valid variable name for `register`"),
+                    ),
                     None => {}
                 },
                 "notify" => task.notify = self.string_list(value),
@@ -463,7 +679,10 @@ impl Compiler<'_> {
                     self.check_templates(value);
                     let items = value.to_json();
                     if !matches!(items, Value::Array(_) | Value::String(_)) {
-                        self.error_at(value, format!("`{k}` needs a list, found {}", value.kind.type_name()));
+                        self.error_at(
+                            value,
+                            format!("`{k}` needs a list, found {}", value.kind.type_name()),
+                        );
                     }
                     task.loop_ = Some(Loop {
                         items,
@@ -475,10 +694,16 @@ impl Compiler<'_> {
                 }
                 "loop_control" => task.loop_control = Some(value),
                 k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
-                    self.error_at(key, format!("task keyword `{k}` is not supported by tend yet"));
+                    self.error_at(
+                        key,
+                        format!("task keyword `{k}` is not supported by tend yet"),
+                    );
                 }
                 k if k.starts_with("with_") => {
-                    self.error_at(key, format!("`{k}` is not supported by tend yet; use `loop`"));
+                    self.error_at(
+                        key,
+                        format!("`{k}` is not supported by tend yet; use `loop`"),
+                    );
                 }
                 _ => action = self.pick_action(action, key, value),
             }
@@ -530,10 +755,19 @@ impl Compiler<'_> {
             let a = first.as_str().unwrap_or_default().to_string();
             let b = key.as_str().unwrap_or_default();
             let d = self
-                .diag(key.span, format!("conflicting action statements: `{a}` and `{b}`"))
+                .diag(
+                    key.span,
+                    format!("conflicting action statements: `{a}` and `{b}`"),
+                )
                 .with_width(b.chars().count());
             let d = if tend_module_api::lookup(b).is_none() {
-                d.suggest(b, TASK_KEYWORDS.iter().copied().chain(tend_module_api::module_names()))
+                d.suggest(
+                    b,
+                    TASK_KEYWORDS
+                        .iter()
+                        .copied()
+                        .chain(tend_module_api::module_names()),
+                )
             } else {
                 d
             };
@@ -567,7 +801,10 @@ impl Compiler<'_> {
                 other => {
                     let d = self
                         .diag(k.span, format!("`{other}` is not a `loop_control` option"))
-                        .suggest(other, ["loop_var", "index_var", "label", "pause", "extended"]);
+                        .suggest(
+                            other,
+                            ["loop_var", "index_var", "label", "pause", "extended"],
+                        );
                     self.errors.push(d);
                 }
             }
@@ -580,17 +817,33 @@ impl Compiler<'_> {
         key: &Node,
         value: &Node,
         extra_args: Option<&Node>,
-    ) -> Option<(String, &'static dyn tend_module_api::DynModule, Map<String, Value>)> {
+    ) -> Option<(
+        String,
+        &'static dyn tend_module_api::DynModule,
+        Map<String, Value>,
+    )> {
         let key_name = key.as_str().unwrap_or_default();
         // `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
-        let (name, name_node, inline): (String, &Node, Option<ArgsSource>) = if key_name == "action" {
+        let (name, name_node, inline): (String, &Node, Option<ArgsSource>) = if key_name == "action"
+        {
             match &value.kind {
                 NodeKind::Str(s) => {
-                    let (module, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
-                    (module.to_string(), value, Some(ArgsSource::Text(rest.to_string(), value)))
+                    let (module, rest) = s
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((s.trim(), ""));
+                    (
+                        module.to_string(),
+                        value,
+                        Some(ArgsSource::Text(rest.to_string(), value)),
+                    )
                 }
                 NodeKind::Map(_) => match value.get("module").and_then(Node::as_str) {
-                    Some(m) => (m.to_string(), value, Some(ArgsSource::Map(value, &["module"]))),
+                    Some(m) => (
+                        m.to_string(),
+                        value,
+                        Some(ArgsSource::Map(value, &["module"])),
+                    ),
                     None => {
                         self.error_at(value, "`action` mapping needs a `module` key");
                         return None;
@@ -610,22 +863,34 @@ impl Compiler<'_> {
                     Some(ArgsSource::Text(value.to_json().to_string(), value))
                 }
                 NodeKind::Seq(_) => {
-                    self.error_at(value, format!("arguments of `{key_name}` must be a mapping or a string, found a list"));
+                    self.error_at(
+                        value,
+                        format!(
+                            "arguments of `{key_name}` must be a mapping or a string, found a list"
+                        ),
+                    );
                     return None;
                 }
             };
             (key_name.to_string(), key, source)
         };
         let Some(module) = tend_module_api::lookup(&name) else {
-            let message = if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
-                format!("module `{name}` is not provided by tend yet")
-            } else {
-                format!("`{name}` is not a known module or task keyword")
-            };
+            let message =
+                if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
+                    format!("module `{name}` is not provided by tend yet")
+                } else {
+                    format!("`{name}` is not a known module or task keyword")
+                };
             let d = self
                 .diag(name_node.span, message)
                 .with_width(name.chars().count())
-                .suggest(&name, TASK_KEYWORDS.iter().copied().chain(tend_module_api::module_names()));
+                .suggest(
+                    &name,
+                    TASK_KEYWORDS
+                        .iter()
+                        .copied()
+                        .chain(tend_module_api::module_names()),
+                );
             self.errors.push(d);
             return None;
         };
@@ -640,7 +905,9 @@ impl Compiler<'_> {
             }
         }
         match &inline {
-            Some(ArgsSource::Map(node, skip)) => self.collect_map_args(node, skip, &mut args, &mut spans),
+            Some(ArgsSource::Map(node, skip)) => {
+                self.collect_map_args(node, skip, &mut args, &mut spans)
+            }
             Some(ArgsSource::Text(text, node)) => {
                 if is_template(text) {
                     if let Err(e) = self.templater.check_template(text) {
@@ -659,14 +926,21 @@ impl Compiler<'_> {
                 Some(ArgsSource::Text(_, node)) => *node,
                 _ => value,
             };
-            self.error_at(at, format!("module `{name}` takes `key=value` arguments, not free-form text"));
+            self.error_at(
+                at,
+                format!("module `{name}` takes `key=value` arguments, not free-form text"),
+            );
             return None;
         }
         if let Err(e) = module.check_args(&Value::Object(args.clone())) {
             let top = e.path.first().cloned();
-            let place = top.as_ref().and_then(|k| spans.iter().find(|(name, _, _)| name == k));
+            let place = top
+                .as_ref()
+                .and_then(|k| spans.iter().find(|(name, _, _)| name == k));
             let (span, width) = match (place, &e.kind) {
-                (Some((k, key_span, _)), ArgErrorKind::UnknownParam { .. }) => (*key_span, k.chars().count()),
+                (Some((k, key_span, _)), ArgErrorKind::UnknownParam { .. }) => {
+                    (*key_span, k.chars().count())
+                }
                 (Some((_, _, value_span)), _) => (*value_span, 1),
                 (None, _) => (name_node.span, name.chars().count()),
             };

@@ -88,8 +88,8 @@ fn kv_split(word: &str) -> Option<(&str, &str)> {
             },
             '=' if quote.is_none() => {
                 let key = &word[..i];
-                let valid_key = !key.is_empty()
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let valid_key =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 return valid_key.then(|| (key, &word[i + 1..]));
             }
             _ => {}
@@ -125,20 +125,29 @@ mod tests {
     #[test]
     fn splits_like_ansible() {
         assert_eq!(split_args("a=b c=\"d e\""), vec!["a=b", "c=\"d e\""]);
-        assert_eq!(split_args("msg={{ a ~ ' ' ~ b }} x=1"), vec!["msg={{ a ~ ' ' ~ b }}", "x=1"]);
+        assert_eq!(
+            split_args("msg={{ a ~ ' ' ~ b }} x=1"),
+            vec!["msg={{ a ~ ' ' ~ b }}", "x=1"]
+        );
         assert_eq!(split_args("  "), Vec::<String>::new());
     }
 
     #[test]
     fn key_value_args() {
         let m = parse_kv("path=/tmp/x state=directory mode='0755'", false);
-        assert_eq!(Value::Object(m), json!({"path": "/tmp/x", "state": "directory", "mode": "0755"}));
+        assert_eq!(
+            Value::Object(m),
+            json!({"path": "/tmp/x", "state": "directory", "mode": "0755"})
+        );
     }
 
     #[test]
     fn free_form_keeps_the_command() {
         let m = parse_kv("touch /tmp/a b=c creates=/tmp/a", true);
-        assert_eq!(Value::Object(m), json!({"creates": "/tmp/a", "_raw_params": "touch /tmp/a b=c"}));
+        assert_eq!(
+            Value::Object(m),
+            json!({"creates": "/tmp/a", "_raw_params": "touch /tmp/a b=c"})
+        );
         let m = parse_kv("echo 'x y' \"z\"", true);
         assert_eq!(Value::Object(m), json!({"_raw_params": "echo 'x y' \"z\""}));
     }

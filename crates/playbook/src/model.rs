@@ -72,7 +72,10 @@ impl Privilege {
     pub fn over(&self, outer: &Privilege) -> Privilege {
         Privilege {
             become_: self.become_.or(outer.become_),
-            become_user: self.become_user.clone().or_else(|| outer.become_user.clone()),
+            become_user: self
+                .become_user
+                .clone()
+                .or_else(|| outer.become_user.clone()),
         }
     }
 }

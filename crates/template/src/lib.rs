@@ -1,24 +1,36 @@
 //! Ansible-flavoured Jinja2 templating on minijinja: native-typed rendering, conditionals, Ansible's filters and tests.
 //!
-//! Semantics follow ansible-core 2.19 (checked against it where noted in the tests):
+//! Semantics follow ansible-core 2.19; `tests/fixtures/ansible_2_19.json` holds over a thousand
+//! cases recorded from it, which the test suite replays:
 //! - a string that is a single template node (`"{{ expr }}"`) yields the expression's native
-//!   value; any other template yields a string;
-//! - undefined values are chainable (`foo.bar is defined`, `foo.bar | default(1)`) but an error
-//!   when printed or returned, naming the variable;
-//! - `True`/`False`/`None` and containers print as Python does;
-//! - conditionals must produce a boolean.
+//!   value; any other template yields a string (surrounding text or whitespace makes a string);
+//! - undefined values are chainable (`foo.bar is defined`, `foo.bar | default(1)`) but fail,
+//!   naming the variable, when printed, returned, filtered, tested by `{% if %}` or looped over;
+//! - `True`/`False` and containers print as Python does; a printed `None` is empty (2.19);
+//! - backslashes in string literals inside `{{ }}` are literal in task strings
+//!   (`escape_backslashes`), not in statements, template files or conditionals;
+//! - conditionals must produce a boolean;
+//! - `to_yaml`/`to_nice_yaml`/`to_json` output is byte-for-byte that of PyYAML (libyaml) and
+//!   Python's `json`.
 //!
-//! Known deviation (minijinja has no "strict but chainable" undefined): an undefined value used
-//! inside `{% if %}`, `not`, a comparison or a `{% for %}` counts as false/empty instead of failing
-//! as it does in Ansible. A conditional whose *result* is undefined does fail, naming the variable.
+//! Known deviations:
+//! - minijinja has no "strict but chainable" undefined: an undefined value under `not`, in a
+//!   comparison, or in an `and`/`or` whose result is not the undefined value itself, counts as
+//!   false instead of failing as in Ansible;
+//! - `union`/`intersect`/`difference`/`symmetric_difference` keep first-seen order (Python's set
+//!   order is a hash order);
+//! - values are immutable: `list.append()`/`dict.update()` in templates have no effect;
+//! - the `%` string operator, `lookup`/`query`, `now()`, `password_hash`, `to_datetime`,
+//!   `strftime` and controller-filesystem tests are not provided;
+//! - regular expressions use the `regex` crate: no lookaround or backreferences in patterns.
 
 mod error;
 mod filters;
+mod jinja_tests;
 mod methods;
 mod pyfmt;
 mod pyjson;
 mod rewrite;
-mod jinja_tests;
 mod version;
 mod yaml;
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 pub use local::LocalTransport;
 pub use quote::{quote, quote_bytes_printf};
-pub use scripted::{ScriptedTransport, ScriptedReply};
+pub use scripted::{ScriptedReply, ScriptedTransport};
 pub use wrap::BecomeTransport;
 
 /// One command to run on the host.

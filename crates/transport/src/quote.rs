@@ -5,7 +5,11 @@
 pub fn quote(arg: &str) -> String {
     let safe = !arg.is_empty()
         && arg.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'=' | b'+' | b'@' | b'%')
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'=' | b'+' | b'@' | b'%'
+                )
         });
     if safe {
         return arg.to_string();
@@ -59,7 +63,17 @@ mod tests {
 
     #[test]
     fn quoted_words_survive_a_real_shell() {
-        for word in ["plain", "with space", "it's", "$HOME", "`x`", "a\nb", "\\", "*", "-n"] {
+        for word in [
+            "plain",
+            "with space",
+            "it's",
+            "$HOME",
+            "`x`",
+            "a\nb",
+            "\\",
+            "*",
+            "-n",
+        ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf %s {}", quote(word)))

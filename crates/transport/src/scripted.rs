@@ -17,7 +17,9 @@ pub struct ScriptedTransport {
 }
 
 impl ScriptedTransport {
-    pub fn new(handler: impl Fn(&str, Option<&[u8]>) -> ScriptedReply + Send + Sync + 'static) -> Self {
+    pub fn new(
+        handler: impl Fn(&str, Option<&[u8]>) -> ScriptedReply + Send + Sync + 'static,
+    ) -> Self {
         ScriptedTransport {
             handler: Arc::new(handler),
             log: Arc::default(),

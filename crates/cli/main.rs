@@ -175,7 +175,7 @@ fn run(args: RunArgs) -> Result<u8> {
 
     let printer = Arc::new(output::Printer::stdout(args.verbose));
     let runtime = Runtime {
-        connector: Arc::new(tend_ssh::SshConnector::default()),
+        connector: Arc::new(tend_ssh::SshConnector::new()),
         sink: printer.clone(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()

@@ -117,8 +117,10 @@ impl Printer {
                     Status::Changed => ("changed", Color::Yellow),
                     _ => ("skipping", Color::Cyan),
                 };
-                let body = if show_result && r.status != Status::Skipped {
-                    format!(" => {}", pretty(&r.result))
+                let body = if r.verbose_always && r.status != Status::Skipped {
+                    format!(" => {}", pretty(&clean_debug(&r.result)))
+                } else if show_result && r.status != Status::Skipped {
+                    format!(" => {}", compact(&r.result))
                 } else {
                     String::new()
                 };
@@ -184,8 +186,64 @@ fn sorted(result: &Map<String, Value>) -> Value {
     )
 }
 
+/// One-line JSON as Python's `json.dumps` writes it (`{"a": 1, "b": [1, 2]}`).
 fn compact(result: &Map<String, Value>) -> String {
-    sorted(result).to_string()
+    let mut out = String::new();
+    py_json(&sorted(result), &mut out);
+    out
+}
+
+fn py_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                py_json(v, out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// What Ansible's callback keeps of a `debug` result: `msg` alone, or the variable.
+fn clean_debug(result: &Map<String, Value>) -> Map<String, Value> {
+    const ALLOWED: &[&str] = &["msg", "exception", "warnings", "deprecations"];
+    const HIDDEN: &[&str] = &[
+        "changed",
+        "failed",
+        "skipped",
+        "invocation",
+        "skip_reason",
+        "item",
+        "ansible_loop_var",
+    ];
+    result
+        .iter()
+        .filter(|(k, _)| {
+            if result.contains_key("msg") {
+                ALLOWED.contains(&k.as_str())
+            } else {
+                !HIDDEN.contains(&k.as_str())
+            }
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn pretty(result: &Map<String, Value>) -> String {

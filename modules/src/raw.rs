@@ -88,12 +88,12 @@ impl Module for RawModule {
         line: String,
         ctx: &Context<'_>,
     ) -> Result<Outcome, ModuleError> {
-        // FIXME(deps): Ansible hands the line to the login shell with no wrapper; that needs
-        // `ctx.host.transport().exec(ExecRequest::new(&line))`, and `ExecRequest` is only
-        // reachable once tend-modules depends on tend-transport (or tend-module-api re-exports
-        // it). Until then the line runs under `/bin/sh -c`, which differs only when the login
-        // shell is not POSIX.
-        let out = ctx.host.sh_raw(&line, None).await?;
+        // Ansible hands the line to the login shell with no wrapper at all.
+        let out = ctx
+            .host
+            .transport()
+            .exec(tend_module_api::ExecRequest::new(&line))
+            .await?;
         let mut values = Map::new();
         values.insert("rc".into(), out.exit_code.into());
         values.insert("stdout".into(), out.stdout_lossy().into());

@@ -700,6 +700,9 @@ impl TaskRun {
             Status::Failed if ignored => {
                 host.stats.ok += 1;
                 host.stats.ignored += 1;
+                if outcome.result.get("changed") == Some(&Value::Bool(true)) {
+                    host.stats.changed += 1;
+                }
             }
             Status::Failed => {
                 host.stats.failed += 1;
@@ -812,10 +815,12 @@ impl ItemRunner<'_> {
                 Value::Object(args)
             }
             Ok(_) => return self.failure("module arguments must be a mapping".into()),
-            Err(e) => return self.failure(format!(
+            Err(e) => {
+                return self.failure(format!(
                 "The task includes an option with an undefined variable or a template error: {}",
                 explain(&e, self.unresolved)
-            )),
+            ))
+            }
         };
         let controller = TaskController {
             templater: ctx.templater,
@@ -831,19 +836,17 @@ impl ItemRunner<'_> {
         let outcome = match task.module.run(&args, &module_ctx).await {
             Ok(o) => o,
             Err(ModuleError::Transport(e)) if e.is_unreachable() => return TaskRun::Unreachable(e),
-            Err(ModuleError::Failed { msg, values }) => {
-                let mut o = Outcome::default();
-                o.failed = true;
-                o.msg = Some(msg);
-                o.values = values;
-                o
-            }
-            Err(e) => {
-                let mut o = Outcome::default();
-                o.failed = true;
-                o.msg = Some(e.to_string());
-                o
-            }
+            Err(ModuleError::Failed { msg, values }) => Outcome {
+                failed: true,
+                msg: Some(msg),
+                values,
+                ..Outcome::default()
+            },
+            Err(e) => Outcome {
+                failed: true,
+                msg: Some(e.to_string()),
+                ..Outcome::default()
+            },
         };
         let mut result = result_value(&outcome);
         let mut changed = outcome.changed;

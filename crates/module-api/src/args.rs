@@ -252,8 +252,8 @@ impl<'de> de::Deserializer<'de> for ArgDeserializer<'_> {
             Value::Bool(b) => Some(*b),
             Value::String(s) => parse_bool(s),
             Value::Number(n) => match n.as_f64() {
-                Some(f) if f == 1.0 => Some(true),
-                Some(f) if f == 0.0 => Some(false),
+                Some(1.0) => Some(true),
+                Some(0.0) => Some(false),
                 _ => None,
             },
             _ => None,

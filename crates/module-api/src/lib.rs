@@ -25,7 +25,7 @@ use serde_json::Value;
 pub use host::{FileKind, FileStat, Host, WriteOptions};
 pub use outcome::{Diff, Outcome};
 pub use registry::{lookup, module_names, DynModule, ModuleEntry};
-pub use tend_transport::{quote, ExecOutput, TransportError};
+pub use tend_transport::{quote, ExecOutput, ExecRequest, Transport, TransportError};
 
 #[doc(hidden)]
 pub use inventory as __inventory;

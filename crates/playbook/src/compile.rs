@@ -410,10 +410,45 @@ impl Compiler<'_> {
         if !saw_hosts {
             self.error(node.span, "the play has no `hosts`");
         }
+        self.check_notify(&play);
         if play.name.is_empty() {
             play.name = play.hosts.clone();
         }
         Some(play)
+    }
+
+    /// Every `notify` must name a handler or a `listen` topic of the play, as Ansible
+    /// requires; finding that out at the end of a run would be too late.
+    fn check_notify(&mut self, play: &Play) {
+        let known: Vec<&str> = play
+            .handlers
+            .iter()
+            .flat_map(|h| h.name.iter().chain(h.listen.iter()))
+            .map(String::as_str)
+            .collect();
+        let tasks = [
+            &play.pre_tasks,
+            &play.tasks,
+            &play.post_tasks,
+            &play.handlers,
+        ];
+        for task in tasks.into_iter().flatten() {
+            for name in &task.notify {
+                if is_template(name) || known.contains(&name.as_str()) {
+                    continue;
+                }
+                let at = task.location.clone();
+                let d = Diagnostic::new(
+                    format!("handler `{name}` is notified but the play has no handler or `listen` topic of that name"),
+                    at.file.as_ref().clone(),
+                    at.line,
+                    at.col,
+                )
+                .with_source(self.source)
+                .suggest(name, known.iter().copied());
+                self.errors.push(d);
+            }
+        }
     }
 
     fn host_pattern(&mut self, node: &Node) -> Option<String> {
@@ -602,7 +637,7 @@ impl Compiler<'_> {
     }
 
     fn template_error(&mut self, node: &Node, e: &TemplateError) {
-        self.error_at(node, format!("template error: {e}"));
+        self.error_at(node, e.to_string());
     }
 
     fn conditions(&mut self, node: &Node) -> Vec<String> {
@@ -751,30 +786,47 @@ impl Compiler<'_> {
         key: &'n Node,
         value: &'n Node,
     ) -> Option<(&'n Node, &'n Node)> {
-        if let Some((first, _)) = current {
-            let a = first.as_str().unwrap_or_default().to_string();
-            let b = key.as_str().unwrap_or_default();
-            let d = self
-                .diag(
-                    key.span,
-                    format!("conflicting action statements: `{a}` and `{b}`"),
-                )
-                .with_width(b.chars().count());
-            let d = if tend_module_api::lookup(b).is_none() {
-                d.suggest(
-                    b,
-                    TASK_KEYWORDS
-                        .iter()
-                        .copied()
-                        .chain(tend_module_api::module_names()),
-                )
-            } else {
-                d
-            };
-            self.errors.push(d);
-            return current;
+        let name = key.as_str().unwrap_or_default();
+        let is_module = name == "action" || tend_module_api::lookup(name).is_some();
+        match current {
+            // A word that is neither a module nor a keyword is most likely a typo of either.
+            _ if !is_module && current.is_some() => {
+                self.unknown_module_or_keyword(key, name);
+                current
+            }
+            Some((first, _)) if is_module => {
+                let a = first.as_str().unwrap_or_default();
+                let d = self
+                    .diag(
+                        key.span,
+                        format!("conflicting action statements: `{a}` and `{name}`"),
+                    )
+                    .with_width(name.chars().count());
+                self.errors.push(d);
+                current
+            }
+            _ => Some((key, value)),
         }
-        Some((key, value))
+    }
+
+    fn unknown_module_or_keyword(&mut self, node: &Node, name: &str) {
+        let message =
+            if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
+                format!("module `{name}` is not provided by tend yet")
+            } else {
+                format!("`{name}` is not a known module or task keyword")
+            };
+        let d = self
+            .diag(node.span, message)
+            .with_width(name.chars().count())
+            .suggest(
+                name,
+                TASK_KEYWORDS
+                    .iter()
+                    .copied()
+                    .chain(tend_module_api::module_names()),
+            );
+        self.errors.push(d);
     }
 
     fn loop_control(&mut self, node: &Node, loop_: Option<&mut Loop>) {
@@ -875,28 +927,12 @@ impl Compiler<'_> {
             (key_name.to_string(), key, source)
         };
         let Some(module) = tend_module_api::lookup(&name) else {
-            let message =
-                if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
-                    format!("module `{name}` is not provided by tend yet")
-                } else {
-                    format!("`{name}` is not a known module or task keyword")
-                };
-            let d = self
-                .diag(name_node.span, message)
-                .with_width(name.chars().count())
-                .suggest(
-                    &name,
-                    TASK_KEYWORDS
-                        .iter()
-                        .copied()
-                        .chain(tend_module_api::module_names()),
-                );
-            self.errors.push(d);
+            self.unknown_module_or_keyword(name_node, &name);
             return None;
         };
         let free_form = module.free_form() == FreeForm::RawParams;
         let mut args = Map::new();
-        let mut spans: Vec<(String, Span, Span)> = Vec::new();
+        let mut spans: Vec<(String, Span, Span, usize)> = Vec::new();
         if let Some(extra) = extra_args {
             match extra.as_map() {
                 Some(_) => self.collect_map_args(extra, &[], &mut args, &mut spans),
@@ -915,7 +951,7 @@ impl Compiler<'_> {
                     }
                 }
                 for (k, v) in parse_kv(text, free_form) {
-                    spans.push((k.clone(), node.span, node.span));
+                    spans.push((k.clone(), node.span, node.span, node_width(node)));
                     args.insert(k, v);
                 }
             }
@@ -936,12 +972,12 @@ impl Compiler<'_> {
             let top = e.path.first().cloned();
             let place = top
                 .as_ref()
-                .and_then(|k| spans.iter().find(|(name, _, _)| name == k));
+                .and_then(|k| spans.iter().find(|(name, ..)| name == k));
             let (span, width) = match (place, &e.kind) {
-                (Some((k, key_span, _)), ArgErrorKind::UnknownParam { .. }) => {
+                (Some((k, key_span, ..)), ArgErrorKind::UnknownParam { .. }) => {
                     (*key_span, k.chars().count())
                 }
-                (Some((_, _, value_span)), _) => (*value_span, 1),
+                (Some((_, _, value_span, width)), _) => (*value_span, *width),
                 (None, _) => (name_node.span, name.chars().count()),
             };
             let mut d = self
@@ -961,7 +997,7 @@ impl Compiler<'_> {
         node: &Node,
         skip: &[&str],
         args: &mut Map<String, Value>,
-        spans: &mut Vec<(String, Span, Span)>,
+        spans: &mut Vec<(String, Span, Span, usize)>,
     ) {
         for (k, v) in node.as_map().unwrap_or_default() {
             let Some(name) = k.as_str() else {
@@ -972,7 +1008,7 @@ impl Compiler<'_> {
                 continue;
             }
             self.check_templates(v);
-            spans.push((name.to_string(), k.span, v.span));
+            spans.push((name.to_string(), k.span, v.span, node_width(v)));
             args.insert(name.to_string(), v.to_json());
         }
     }

@@ -4,6 +4,7 @@
 
 mod output;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -166,7 +167,11 @@ fn run(args: RunArgs) -> Result<u8> {
     options.connect_timeout = Duration::from_secs(args.timeout);
     options.force_handlers = args.force_handlers;
     options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
-    if args.ask_key_passphrase {
+    let ask = args.ask_key_passphrase
+        || (options.key_passphrase.is_none()
+            && std::io::stdin().is_terminal()
+            && encrypted_key_in_use(&inventory, args.private_key.as_deref()));
+    if ask {
         options.key_passphrase = Some(
             rpassword::prompt_password("SSH key passphrase: ")
                 .context("reading the key passphrase")?,
@@ -210,6 +215,22 @@ fn merge(into: &mut tend_executor::RunSummary, from: tend_executor::RunSummary) 
             None => into.hosts.push((host, s)),
         }
     }
+}
+
+/// Whether any key file the run will use is encrypted, so the passphrase is asked once up
+/// front instead of every host failing to authenticate.
+fn encrypted_key_in_use(inventory: &Inventory, cli_key: Option<&Path>) -> bool {
+    let inventory_keys = inventory.hosts().filter_map(|h| {
+        let vars = inventory.host_vars(&h.name);
+        ["ansible_ssh_private_key_file", "ansible_private_key_file"]
+            .iter()
+            .find_map(|k| vars.get(*k).and_then(Value::as_str).map(PathBuf::from))
+    });
+    cli_key
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(inventory_keys)
+        .any(|path| tend_ssh::key_is_encrypted(&path).unwrap_or(false))
 }
 
 fn known_hosts_policy(args: &RunArgs) -> KnownHostsPolicy {

@@ -6,49 +6,29 @@ use crate::support::{ensure, lab, read, Project, Recap, TestResult};
 
 type Case = (&'static str, fn() -> TestResult);
 
+/// Each case is named after its function.
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => { vec![$((stringify!($name), $name as fn() -> TestResult)),*] };
+}
+
 pub fn all() -> Vec<Case> {
-    vec![
-        (
-            "apply_is_idempotent_on_every_host",
-            apply_is_idempotent_on_every_host,
-        ),
-        (
-            "check_mode_predicts_and_touches_nothing",
-            check_mode_predicts_and_touches_nothing,
-        ),
-        (
-            "failing_task_stops_only_that_host",
-            failing_task_stops_only_that_host,
-        ),
-        (
-            "unreachable_host_is_reported_and_others_carry_on",
-            unreachable_host_is_reported_and_others_carry_on,
-        ),
-        ("changed_host_key_is_refused", changed_host_key_is_refused),
-        (
-            "unknown_host_key_is_refused_then_accepted_on_request",
-            unknown_host_key_is_refused_then_accepted_on_request,
-        ),
-        (
-            "compile_errors_stop_before_any_host_is_contacted",
-            compile_errors_stop_before_any_host_is_contacted,
-        ),
-        (
-            "become_runs_tasks_as_root_through_sudo",
-            become_runs_tasks_as_root_through_sudo,
-        ),
-        (
-            "many_items_share_one_connection_below_max_sessions",
-            many_items_share_one_connection_below_max_sessions,
-        ),
-        (
-            "handlers_run_once_and_only_when_notified",
-            handlers_run_once_and_only_when_notified,
-        ),
-        (
-            "host_dying_mid_run_is_unreachable",
-            host_dying_mid_run_is_unreachable,
-        ),
+    cases![
+        apply_is_idempotent_on_every_host,
+        check_mode_predicts_and_touches_nothing,
+        failing_task_stops_only_that_host,
+        unreachable_host_is_reported_and_others_carry_on,
+        changed_host_key_is_refused,
+        unknown_host_key_is_refused_then_accepted_on_request,
+        compile_errors_stop_before_any_host_is_contacted,
+        become_runs_tasks_as_root_through_sudo,
+        many_items_share_one_connection_below_max_sessions,
+        handlers_run_once_and_only_when_notified,
+        host_dying_mid_run_is_unreachable,
+        one_connection_per_host_for_the_whole_run,
+        facts_and_magic_variables_come_from_each_host,
+        patterns_limit_extra_vars_and_group_vars,
+        demo_playbook_runs_locally_and_is_idempotent,
+        undefined_variable_fails_the_task_naming_it,
     ]
 }
 
@@ -529,4 +509,218 @@ fn host_dying_mid_run_is_unreachable() -> TestResult {
         )?;
         Ok(())
     })
+}
+
+fn accepted_logins(lab: &tend_lab::Lab, host: usize) -> Result<usize> {
+    Ok(lab.host_log(host)?.matches("Accepted publickey").count())
+}
+
+fn one_connection_per_host_for_the_whole_run() -> TestResult {
+    let lab = lab(2)?;
+    let p = site_project()?;
+    // Two plays and a dozen tasks with loops: still one SSH login per host.
+    let mut site = SITE.to_string();
+    site.push_str("- hosts: all\n  tasks:\n    - command: 'true'\n      loop: [1, 2, 3]\n");
+    p.file("site.yml", &site)?;
+    let before = [accepted_logins(&lab, 0)?, accepted_logins(&lab, 1)?];
+    p.run(&lab).exec()?.expect_code(0)?;
+    for (i, b) in before.iter().enumerate() {
+        let after = accepted_logins(&lab, i)?;
+        ensure(after == b + 1, || {
+            format!("h{}: {} logins during the run", i + 1, after - b)
+        })?;
+    }
+    Ok(())
+}
+
+fn facts_and_magic_variables_come_from_each_host() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  tasks:
+    - assert:
+        that:
+          - ansible_hostname == inventory_hostname
+          - ansible_facts.hostname == inventory_hostname
+          - ansible_system == 'Linux'
+          - ansible_user_id == 'root'
+          - ansible_distribution | length > 0
+          - "'all' in groups"
+          - groups['all'] | length == 2
+          - play_hosts | length == 2
+          - not ansible_check_mode
+    - copy:
+        dest: /tmp/facts
+        content: "{{ ansible_hostname }} {{ ansible_os_family }} {{ ansible_architecture }}\n"
+"#,
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(0)?;
+    out.assert_stdout_contains("TASK [Gathering Facts]")?;
+    ensure(
+        out.host("h1")?
+            == Recap {
+                ok: 3,
+                changed: 1,
+                ..Recap::default()
+            },
+        || out.stdout.clone(),
+    )?;
+    let arch = std::env::consts::ARCH;
+    let family = read(&lab, 0, "/tmp/facts")?.context("facts file")?;
+    ensure(
+        family.starts_with("h1 ") && family.trim_end().ends_with(arch),
+        || format!("h1 facts: {family}"),
+    )?;
+    ensure(
+        read(&lab, 1, "/tmp/facts")?
+            .unwrap_or_default()
+            .starts_with("h2 "),
+        || "h2 facts".into(),
+    )?;
+    Ok(())
+}
+
+fn patterns_limit_extra_vars_and_group_vars() -> TestResult {
+    let lab = lab(3)?;
+    let p = Project::new()?;
+    let key = lab.key_file().display().to_string();
+    let h = |i: usize| lab.hosts()[i].address;
+    p.file(
+        "inventory/hosts.yml",
+        &format!(
+            "all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: {key}\n    greeting: from-all\n  children:\n    web:\n      hosts:\n        h1: {{ansible_host: {}}}\n        h2: {{ansible_host: {}}}\n    db:\n      hosts:\n        h3: {{ansible_host: {}}}\n      vars:\n        greeting: from-db-inline\n",
+            h(0), h(1), h(2)
+        ),
+    )?;
+    p.file(
+        "inventory/group_vars/web.yml",
+        "greeting: from-web-group-vars\nport: 8080\n",
+    )?;
+    p.file(
+        "inventory/host_vars/h2.yml",
+        "greeting: from-h2-host-vars\n",
+    )?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: web:!h2
+  gather_facts: no
+  tasks:
+    - copy: {dest: /tmp/play1, content: "{{ greeting }} {{ port }} {{ extra | default('none') }}\n"}
+- hosts: all
+  gather_facts: no
+  tasks:
+    - copy: {dest: /tmp/play2, content: "{{ greeting }} {{ group_names | join(',') }}\n"}
+"#,
+    )?;
+    let inv = p.path().join("inventory").display().to_string();
+    let out = p
+        .run(&lab)
+        .inventory(inv.clone())
+        .arg("-e")
+        .arg("extra=given")
+        .exec()?;
+    out.expect_code(0)?;
+    ensure(
+        read(&lab, 0, "/tmp/play1")?.as_deref() == Some("from-web-group-vars 8080 given\n"),
+        || format!("h1 play1 {:?}", read(&lab, 0, "/tmp/play1")),
+    )?;
+    ensure(read(&lab, 1, "/tmp/play1")?.is_none(), || {
+        "h2 excluded by web:!h2".into()
+    })?;
+    ensure(
+        read(&lab, 1, "/tmp/play2")?.as_deref() == Some("from-h2-host-vars web\n"),
+        || format!("h2 play2 {:?}", read(&lab, 1, "/tmp/play2")),
+    )?;
+    ensure(
+        read(&lab, 2, "/tmp/play2")?.as_deref() == Some("from-db-inline db\n"),
+        || format!("h3 play2 {:?}", read(&lab, 2, "/tmp/play2")),
+    )?;
+
+    // --limit narrows every play; -e wins over every other variable.
+    lab.ssh(0, "rm -f /tmp/play1 /tmp/play2")?;
+    lab.ssh(2, "rm -f /tmp/play2")?;
+    let out = p
+        .run(&lab)
+        .inventory(inv)
+        .arg("-l")
+        .arg("db")
+        .arg("-e")
+        .arg("greeting=override")
+        .exec()?;
+    out.expect_code(0)?;
+    ensure(out.recap()?.len() == 1, || {
+        format!("only h3 should run:\n{}", out.stdout)
+    })?;
+    ensure(
+        read(&lab, 2, "/tmp/play2")?.as_deref() == Some("override db\n"),
+        || "extra vars win".into(),
+    )?;
+    ensure(read(&lab, 0, "/tmp/play2")?.is_none(), || {
+        "h1 ran despite --limit".into()
+    })?;
+    Ok(())
+}
+
+fn demo_playbook_runs_locally_and_is_idempotent() -> TestResult {
+    // The README's main command, pointed at a temporary directory.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir()?;
+    let demo = dir.path().join("demo");
+    let run = || -> Result<crate::support::Output> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .current_dir(root)
+            .args([
+                "run",
+                "playbooks/site.yml",
+                "-i",
+                "inventory.example.yaml",
+                "--diff",
+                "-e",
+            ])
+            .arg(format!("demo_dir={}", demo.display()))
+            .env("NO_COLOR", "1")
+            .output()?;
+        Ok(crate::support::Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    };
+    let first = run()?;
+    first.expect_code(0)?;
+    ensure(first.host("localhost")?.changed > 0, || {
+        first.stdout.clone()
+    })?;
+    ensure(demo.join("conf/app.conf").exists(), || {
+        "app.conf written".into()
+    })?;
+    let second = run()?;
+    second.expect_code(0)?;
+    ensure(second.host("localhost")?.changed == 0, || {
+        format!("second run changed:\n{}", second.stdout)
+    })?;
+    Ok(())
+}
+
+fn undefined_variable_fails_the_task_naming_it() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {dest: /tmp/u, content: \"{{ nope }}\"}\n    - file: {path: /tmp/never, state: touch}\n",
+    )?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(2)?;
+    out.assert_stdout_contains("'nope' is undefined")?;
+    out.assert_stdout_contains("line 4, column 7")?;
+    ensure(
+        read(&lab, 0, "/tmp/u")?.is_none() && read(&lab, 0, "/tmp/never")?.is_none(),
+        || "host touched".into(),
+    )?;
+    Ok(())
 }

@@ -61,16 +61,12 @@ pub async fn run_playbook(
     runtime: &Runtime,
 ) -> Result<RunSummary, RunError> {
     let templater = Templater::new();
-    let limit = match &options.limit {
-        Some(pattern) => Some(
-            inventory
-                .select(pattern)
-                .map_err(|e| RunError::Pattern(e.to_string()))?
-                .into_iter()
-                .collect::<BTreeSet<_>>(),
-        ),
-        None => None,
-    };
+    // A bad --limit is an error before any play starts, as in ansible-playbook.
+    if let Some(limit) = &options.limit {
+        inventory
+            .select_with_limit("all", Some(limit))
+            .map_err(|e| RunError::Pattern(e.to_string()))?;
+    }
     let mut states: HashMap<String, HostState> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let groups = serde_json::to_value(inventory.groups()).unwrap_or(Value::Null);
@@ -79,13 +75,9 @@ pub async fn run_playbook(
         runtime.sink.event(Event::PlayStart {
             name: play.name.clone(),
         });
-        let selected = inventory
-            .select(&play.hosts)
+        let hosts = inventory
+            .select_with_limit(&play.hosts, options.limit.as_deref())
             .map_err(|e| RunError::Pattern(e.to_string()))?;
-        let hosts: Vec<String> = selected
-            .into_iter()
-            .filter(|h| limit.as_ref().is_none_or(|l| l.contains(h)))
-            .collect();
         if hosts.is_empty() {
             runtime.sink.event(Event::NoHostsMatched);
             continue;
@@ -760,7 +752,15 @@ struct ItemRunner<'a> {
 }
 
 impl ItemRunner<'_> {
+    /// A failure of tend's own making (templating, conditions), pointing at the task.
     fn failure(&self, msg: String) -> TaskRun {
+        let at = &self.task.location;
+        let msg = format!(
+            "{msg}\n\nThe error appears to be in '{}': line {}, column {}",
+            at.file.display(),
+            at.line,
+            at.col
+        );
         let mut result = Map::new();
         result.insert("changed".into(), false.into());
         result.insert("failed".into(), true.into());

@@ -88,7 +88,7 @@ fn sshd_config(spec: &HostSpec<'_>, dir: &Path) -> String {
          MaxStartups 256\n\
          PidFile none\n\
          Subsystem sftp internal-sftp\n\
-         LogLevel ERROR\n\
+         LogLevel INFO\n\
          # {dir}\n",
         addr = spec.addr,
         port = spec.port,

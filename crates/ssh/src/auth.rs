@@ -23,7 +23,7 @@ const DEFAULT_KEY_FILES: [&str; 3] = ["id_ed25519", "id_ecdsa", "id_rsa"];
 pub enum KeyError {
     #[error("cannot read private key file {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("private key file {} is encrypted and needs a passphrase", path.display())]
+    #[error("private key file {} is encrypted and needs a passphrase (use --ask-key-passphrase or set TEND_SSH_KEY_PASSPHRASE)", path.display())]
     NeedsPassphrase { path: PathBuf },
     #[error("wrong passphrase for private key file {}", path.display())]
     WrongPassphrase { path: PathBuf },

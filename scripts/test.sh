@@ -21,4 +21,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The SSH transport's own tests skip without sshd; here it is installed, so they must run.
+export TEND_REQUIRE_SSHD=1
 cargo test --workspace --no-fail-fast "$@"

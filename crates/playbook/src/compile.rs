@@ -253,6 +253,7 @@ pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileEr
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         errors: Vec::new(),
         templater: Templater::new(),
+        notified: Vec::new(),
     };
     let plays = c.playbook();
     if c.errors.is_empty() {
@@ -272,6 +273,9 @@ struct Compiler<'s> {
     dir: PathBuf,
     errors: Vec<Diagnostic>,
     templater: Templater,
+    /// The current play's `notify` names with where each was written, checked once the
+    /// play's handlers are known.
+    notified: Vec<(String, Span, usize)>,
 }
 
 /// The text width a node occupies on its first line, for the caret.
@@ -364,6 +368,8 @@ impl Compiler<'_> {
             location: self.location(node.span),
         };
         let mut saw_hosts = false;
+        let mut handlers_broken = false;
+        self.notified.clear();
         for (key, value) in entries {
             let Some(k) = key.as_str() else {
                 self.error_at(key, "play keys must be strings");
@@ -381,7 +387,11 @@ impl Compiler<'_> {
                 "tasks" => play.tasks = self.task_list(value, false),
                 "pre_tasks" => play.pre_tasks = self.task_list(value, false),
                 "post_tasks" => play.post_tasks = self.task_list(value, false),
-                "handlers" => play.handlers = self.task_list(value, true),
+                "handlers" => {
+                    let before = self.errors.len();
+                    play.handlers = self.task_list(value, true);
+                    handlers_broken = self.errors.len() > before;
+                }
                 "become" => play.privilege.become_ = self.boolean(value),
                 "become_user" => play.privilege.become_user = self.scalar_string(value),
                 "become_method" => self.become_method(value),
@@ -410,7 +420,10 @@ impl Compiler<'_> {
         if !saw_hosts {
             self.error(node.span, "the play has no `hosts`");
         }
-        self.check_notify(&play);
+        // A handler that did not compile would make every `notify` of it look unknown.
+        if !handlers_broken {
+            self.check_notify(&play);
+        }
         if play.name.is_empty() {
             play.name = play.hosts.clone();
         }
@@ -426,29 +439,37 @@ impl Compiler<'_> {
             .flat_map(|h| h.name.iter().chain(h.listen.iter()))
             .map(String::as_str)
             .collect();
-        let tasks = [
-            &play.pre_tasks,
-            &play.tasks,
-            &play.post_tasks,
-            &play.handlers,
-        ];
-        for task in tasks.into_iter().flatten() {
-            for name in &task.notify {
-                if is_template(name) || known.contains(&name.as_str()) {
-                    continue;
-                }
-                let at = task.location.clone();
-                let d = Diagnostic::new(
+        for (name, span, width) in std::mem::take(&mut self.notified) {
+            if is_template(&name) || known.contains(&name.as_str()) {
+                continue;
+            }
+            let d = self
+                .diag(
+                    span,
                     format!("handler `{name}` is notified but the play has no handler or `listen` topic of that name"),
-                    at.file.as_ref().clone(),
-                    at.line,
-                    at.col,
                 )
-                .with_source(self.source)
-                .suggest(name, known.iter().copied());
-                self.errors.push(d);
+                .with_width(width)
+                .suggest(&name, known.iter().copied());
+            self.errors.push(d);
+        }
+    }
+
+    /// A task's `notify` names, each remembered with its position for [`Self::check_notify`].
+    fn notify(&mut self, node: &Node) -> Vec<String> {
+        let items = match &node.kind {
+            NodeKind::Seq(items) => items.as_slice(),
+            NodeKind::Null => &[],
+            _ => std::slice::from_ref(node),
+        };
+        let mut names = Vec::new();
+        for item in items {
+            if let Some(name) = self.scalar_string(item) {
+                self.notified
+                    .push((name.clone(), item.span, node_width(item)));
+                names.push(name);
             }
         }
+        names
     }
 
     fn host_pattern(&mut self, node: &Node) -> Option<String> {
@@ -622,7 +643,7 @@ impl Compiler<'_> {
         match &node.kind {
             NodeKind::Str(s) if is_template(s) => {
                 if let Err(e) = self.templater.check_template(s) {
-                    self.template_error(node, &e);
+                    self.template_error(node, s, &e);
                 }
             }
             NodeKind::Seq(items) => items.iter().for_each(|n| self.check_templates(n)),
@@ -636,8 +657,46 @@ impl Compiler<'_> {
         }
     }
 
-    fn template_error(&mut self, node: &Node, e: &TemplateError) {
-        self.error_at(node, e.to_string());
+    /// Reports a template error in `node`, whose value ends with the checked `text`.
+    fn template_error(&mut self, node: &Node, text: &str, e: &TemplateError) {
+        match self.syntax_error_span(node, text, e) {
+            Some(span) => self.error(span, e.to_string()),
+            None => self.error_at(node, e.to_string()),
+        }
+    }
+
+    /// Where in the source a syntax error is, when the value is written there as is (no
+    /// escapes, no folding) and the caret can point at the offending token, not the value.
+    fn syntax_error_span(&self, node: &Node, text: &str, e: &TemplateError) -> Option<Span> {
+        let TemplateError::Syntax {
+            line: Some(1),
+            col: Some(col),
+            ..
+        } = e
+        else {
+            return None;
+        };
+        let NodeKind::Str(value) = &node.kind else {
+            return None;
+        };
+        let before_text = value.strip_suffix(text)?;
+        let written = self.source.get(node.span.offset..)?;
+        let quoted = written.starts_with(['"', '\'']);
+        let written = if quoted { &written[1..] } else { written };
+        if value.contains('\n') || !written.starts_with(value.as_str()) {
+            return None;
+        }
+        let in_text = (*col as usize).checked_sub(1)?;
+        let shift = usize::from(quoted) + before_text.chars().count() + in_text;
+        let bytes = text
+            .char_indices()
+            .nth(in_text)
+            .map_or(text.len(), |(i, _)| i);
+        Some(Span {
+            line: node.span.line,
+            col: node.span.col + u32::try_from(shift).ok()?,
+            offset: node.span.offset + usize::from(quoted) + before_text.len() + bytes,
+        })
     }
 
     fn conditions(&mut self, node: &Node) -> Vec<String> {
@@ -656,7 +715,7 @@ impl Compiler<'_> {
             .into_iter()
             .map(|(expr, n)| {
                 if let Err(e) = self.templater.check_expr(&expr) {
-                    self.template_error(n, &e);
+                    self.template_error(n, &expr, &e);
                 }
                 expr
             })
@@ -695,7 +754,7 @@ impl Compiler<'_> {
                     ),
                     None => {}
                 },
-                "notify" => task.notify = self.string_list(value),
+                "notify" => task.notify = self.notify(value),
                 "listen" if handler => task.listen = self.string_list(value),
                 "ignore_errors" => task.ignore_errors = self.boolean(value).unwrap_or(false),
                 "no_log" => task.no_log = self.boolean(value).unwrap_or(false),
@@ -727,7 +786,7 @@ impl Compiler<'_> {
                         label: None,
                     });
                 }
-                "loop_control" => task.loop_control = Some(value),
+                "loop_control" => task.loop_control = Some((key, value)),
                 k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
                         key,
@@ -743,8 +802,8 @@ impl Compiler<'_> {
                 _ => action = self.pick_action(action, key, value),
             }
         }
-        if let Some(control) = task.loop_control {
-            self.loop_control(control, task.loop_.as_mut());
+        if let Some((key, control)) = task.loop_control {
+            self.loop_control(key, control, task.loop_.as_mut());
         }
         let Some((module_key, module_value)) = action else {
             if self.errors.len() == errors_before {
@@ -786,13 +845,22 @@ impl Compiler<'_> {
         key: &'n Node,
         value: &'n Node,
     ) -> Option<(&'n Node, &'n Node)> {
+        let names_module = |n: &Node| {
+            let name = n.as_str().unwrap_or_default();
+            name == "action" || tend_module_api::lookup(name).is_some()
+        };
         let name = key.as_str().unwrap_or_default();
-        let is_module = name == "action" || tend_module_api::lookup(name).is_some();
+        let is_module = names_module(key);
         match current {
             // A word that is neither a module nor a keyword is most likely a typo of either.
             _ if !is_module && current.is_some() => {
                 self.unknown_module_or_keyword(key, name);
                 current
+            }
+            // The word taken for the action was such a typo (`whn:` above the module).
+            Some((first, _)) if is_module && !names_module(first) => {
+                self.unknown_module_or_keyword(first, first.as_str().unwrap_or_default());
+                Some((key, value))
             }
             Some((first, _)) if is_module => {
                 let a = first.as_str().unwrap_or_default();
@@ -829,9 +897,9 @@ impl Compiler<'_> {
         self.errors.push(d);
     }
 
-    fn loop_control(&mut self, node: &Node, loop_: Option<&mut Loop>) {
+    fn loop_control(&mut self, key: &Node, node: &Node, loop_: Option<&mut Loop>) {
         let Some(loop_) = loop_ else {
-            self.error_at(node, "`loop_control` without a loop");
+            self.error_at(key, "`loop_control` without a loop");
             return;
         };
         let Some(entries) = node.as_map() else {
@@ -853,6 +921,7 @@ impl Compiler<'_> {
                 other => {
                     let d = self
                         .diag(k.span, format!("`{other}` is not a `loop_control` option"))
+                        .with_width(other.chars().count())
                         .suggest(
                             other,
                             ["loop_var", "index_var", "label", "pause", "extended"],
@@ -947,7 +1016,7 @@ impl Compiler<'_> {
             Some(ArgsSource::Text(text, node)) => {
                 if is_template(text) {
                     if let Err(e) = self.templater.check_template(text) {
-                        self.template_error(node, &e);
+                        self.template_error(node, text, &e);
                     }
                 }
                 for (k, v) in parse_kv(text, free_form) {
@@ -1036,7 +1105,8 @@ struct TaskParts<'n> {
     vars: Map<String, Value>,
     tags: Vec<String>,
     loop_: Option<Loop>,
-    loop_control: Option<&'n Node>,
+    /// The `loop_control` key and value.
+    loop_control: Option<(&'n Node, &'n Node)>,
 }
 
 /// A valid Python identifier (Ansible's rule for variable names), ASCII only.

@@ -69,8 +69,11 @@ fn a_task_finishes_on_every_host_before_the_next_starts() {
 
 #[test]
 fn one_connection_per_host_for_the_whole_run() {
-    let ran = Scenario::new(&format!("{TWO_STEPS}{}", TWO_STEPS.replace("first", "third")))
-        .run();
+    let ran = Scenario::new(&format!(
+        "{TWO_STEPS}{}",
+        TWO_STEPS.replace("first", "third")
+    ))
+    .run();
     let mut connects = ran.connector.connects();
     connects.sort();
     assert_eq!(connects, ["h1", "h2"]);
@@ -218,14 +221,19 @@ fn loop_over_a_list_and_a_templated_variable_with_loop_control() {
     .run();
     let installs = ran.commands_with("h1", "install");
     assert_eq!(installs.len(), 4);
-    for (cmd, want) in installs
-        .iter()
-        .zip(["install a", "install b", "install nginx at 0", "install redis at 1"])
-    {
+    for (cmd, want) in installs.iter().zip([
+        "install a",
+        "install b",
+        "install nginx at 0",
+        "install redis at 1",
+    ]) {
         assert!(cmd.contains(want), "{cmd} should contain {want}");
     }
     assert_eq!(labels(&ran.items("literal", "h1")), ["a", "b"]);
-    assert_eq!(labels(&ran.items("from var", "h1")), ["0: nginx", "1: redis"]);
+    assert_eq!(
+        labels(&ran.items("from var", "h1")),
+        ["0: nginx", "1: redis"]
+    );
 
     let lit = ran.shown("show lit", "h1", "lit");
     assert_eq!(lit["changed"], true);
@@ -364,6 +372,28 @@ fn a_loop_over_nothing_is_skipped() {
     .run();
     assert_eq!(ran.stats("h1"), recap(0, 0, 0, 0, 1));
     assert_eq!(ran.result("empty", "h1").status, Status::Skipped);
+}
+
+#[test]
+#[ignore = "bug: facts set by one loop item are not visible to the next item"]
+fn set_fact_in_a_loop_accumulates() {
+    // TaskExecutor._execute ends with `variables.update(result['ansible_facts'])` on the
+    // task_vars the loop shares between items, so each item sees the facts of the one before.
+    let ran = Scenario::new(
+        r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: collect
+      set_fact:
+        acc: "{{ (acc | default([])) + [item] }}"
+      loop: [a, b, c]
+    - name: show
+      debug: var=acc
+"#,
+    )
+    .run();
+    assert_eq!(ran.shown("show", "h1", "acc"), json!(["a", "b", "c"]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,7 +615,13 @@ fn a_connection_lost_inside_a_loop_makes_the_host_unreachable() {
       debug: msg=hi
 "#,
     )
-    .script(|host, cmd| if cmd.contains("do b") { lost(host) } else { ok("") })
+    .script(|host, cmd| {
+        if cmd.contains("do b") {
+            lost(host)
+        } else {
+            ok("")
+        }
+    })
     .run();
     assert_eq!(ran.stats("h1"), recap(0, 0, 1, 0, 0));
     assert!(ran.commands_with("h1", "do c").is_empty());
@@ -654,4 +690,28 @@ fn check_mode_true_on_a_task_simulates_it_without_check() {
     assert!(ran.commands_with("h1", "pretend-only").is_empty());
     assert_eq!(ran.result("simulated", "h1").status, Status::Skipped);
     assert_eq!(ran.stats("h1"), recap(3, 2, 0, 0, 1));
+}
+
+#[test]
+#[ignore = "bug: failed_when/changed_when are evaluated on results the module skipped"]
+fn failed_when_is_not_evaluated_on_a_skipped_result() {
+    // TaskExecutor._execute: `if 'skipped' not in result:` guards both changed_when and
+    // failed_when, so a command skipped by --check is never failed by its output test.
+    let ran = Scenario::new(
+        r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: health
+      command: health-check
+      register: h
+      failed_when: "'OK' not in h.stdout"
+      changed_when: true
+"#,
+    )
+    .check()
+    .run();
+    assert!(ran.commands_with("h1", "health-check").is_empty());
+    assert_eq!(ran.result("health", "h1").status, Status::Skipped);
+    assert_eq!(ran.stats("h1"), recap(0, 0, 0, 0, 1));
 }

@@ -255,8 +255,14 @@ fn variable_precedence_from_inventory_to_extra_vars() {
     )
     .extra_var("g", json!("extra"))
     .run();
-    assert_eq!(ran.msg("show", "h1"), "all group host play task fact extra 0");
-    assert_eq!(ran.msg("show", "h2"), "all group group play task fact extra 0");
+    assert_eq!(
+        ran.msg("show", "h1"),
+        "all group host play task fact extra 0"
+    );
+    assert_eq!(
+        ran.msg("show", "h2"),
+        "all group group play task fact extra 0"
+    );
 }
 
 #[test]
@@ -275,6 +281,38 @@ fn extra_vars_beat_set_fact() {
     .extra_var("x", json!("extra"))
     .run();
     assert_eq!(ran.shown("show", "h1", "x"), "extra");
+}
+
+#[test]
+fn facts_and_registered_results_outlive_the_play_but_play_vars_do_not() {
+    let ran = Scenario::new(
+        r#"
+- hosts: h1
+  gather_facts: false
+  vars:
+    scoped: first play
+  tasks:
+    - command: probe
+      register: r
+    - set_fact:
+        kept: yes
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: show
+      debug:
+        msg: "{{ r.stdout }} {{ kept }}"
+    - name: scoped
+      debug: var=scoped
+"#,
+    )
+    .script(|_, _| ok("out"))
+    .run();
+    assert_eq!(ran.msg("show", "h1"), "out True");
+    assert_eq!(
+        ran.shown("scoped", "h1", "scoped"),
+        "VARIABLE IS NOT DEFINED!"
+    );
 }
 
 const TEMPLATED_VARS: &str = r#"
@@ -516,7 +554,10 @@ fn magic_variables() {
     assert_eq!(groups["prod"], json!(["h1", "h2", "h3"]));
     assert_eq!(groups["ungrouped"], json!([]));
     assert_eq!(ran.shown("checking", "h1", "ansible_check_mode"), false);
-    assert_eq!(ran.shown("play", "h1", "play_hosts"), json!(["h1", "h2", "h3"]));
+    assert_eq!(
+        ran.shown("play", "h1", "play_hosts"),
+        json!(["h1", "h2", "h3"])
+    );
 
     let ran = Scenario::new(&MAGIC.replace("PATTERN", "web"))
         .inventory(GROUPED)

@@ -170,6 +170,20 @@ impl EventSink for Printer {
             Event::ItemResult(r) => self.result(&r, true),
             Event::TaskResult(r) => self.result(&r, false),
             Event::NoMoreHosts => self.write(&Self::banner("NO MORE HOSTS LEFT")),
+            Event::Retrying {
+                host,
+                task,
+                retries_left,
+                result,
+            } => {
+                let mut line =
+                    format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).");
+                if self.verbosity > 0 {
+                    line.push_str(&format!("Result was: {}", compact(&result)));
+                }
+                line.push('\n');
+                self.write(&self.paint(Color::Red, &line));
+            }
             Event::Warning(w) => self.write(&format!("[WARNING]: {w}\n")),
         }
     }

@@ -355,7 +355,7 @@ fn compile_errors_stop_before_any_host_is_contacted() -> TestResult {
     out.assert_stderr_contains("did you mean `file`?")?;
     out.assert_stderr_contains("site.yml:6:28")?;
     out.assert_stderr_contains("did you mean `state`?")?;
-    out.assert_stderr_contains("site.yml:7:37")?;
+    out.assert_stderr_contains("site.yml:7:46")?;
     ensure(!out.stdout.contains("PLAY ["), || "the run started".into())?;
     ensure(read(&lab, 0, "/tmp/x")?.is_none(), || {
         "a host was touched".into()

@@ -45,6 +45,13 @@ pub enum Event {
     /// A task finished on one host (after all its items).
     TaskResult(HostResult),
     NoMoreHosts,
+    /// An `until` condition did not hold yet; the task runs again after its delay.
+    Retrying {
+        host: String,
+        task: String,
+        retries_left: u32,
+        result: Map<String, Value>,
+    },
     Warning(String),
 }
 

@@ -4,10 +4,12 @@
 //! loops, registered results, handlers and the per-host counts. It never prints: everything a
 //! user sees is an [`Event`] handed to the caller's [`EventSink`].
 
+mod connect;
 mod controller;
 mod events;
 mod facts;
 mod run;
+mod task;
 mod vars;
 
 use std::path::PathBuf;

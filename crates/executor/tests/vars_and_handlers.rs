@@ -163,7 +163,6 @@ fn force_handlers_runs_them_on_failed_hosts_too() {
 }
 
 #[test]
-#[ignore = "bug: with force_handlers, handlers are not run once every host has failed"]
 fn force_handlers_runs_them_when_the_only_host_failed() {
     // play.compile: with force_handlers each section is a block whose `always` is the
     // flush_handlers meta task, so a failed host still flushes (docs: "handlers will run on
@@ -374,7 +373,6 @@ fn play_vars_may_reference_results_registered_later() {
 }
 
 #[test]
-#[ignore = "bug: task/play vars that reference the loop variable are resolved before the loop"]
 fn vars_may_reference_the_loop_variable() {
     // Ansible templates variables lazily, when used, so a task var built from `item` takes
     // each item's value.
@@ -505,7 +503,6 @@ fn no_log_censors_what_is_reported() {
 }
 
 #[test]
-#[ignore = "bug: no_log also censors the registered variable; Ansible registers the real result"]
 fn no_log_keeps_the_registered_value() {
     // strategy._process_pending_results registers `task_result._result`; censoring happens only
     // in TaskResult.clean_copy for the callbacks, so a later task can still use the value.
@@ -581,7 +578,6 @@ fn magic_variables_from_a_yaml_inventory() {
 }
 
 #[test]
-#[ignore = "bug: play_hosts/ansible_play_hosts still list hosts that failed earlier in the play"]
 fn play_hosts_leaves_out_failed_hosts() {
     // VariableManager._get_magic_variables: ansible_play_hosts and ansible_play_batch (and
     // play_hosts, its alias) drop the play's _removed_hosts, i.e. failed and unreachable ones.
@@ -657,7 +653,6 @@ fn gather_facts_false_sends_no_facts_script() {
 }
 
 #[test]
-#[ignore = "bug: controller-only tasks connect first, so an unreachable host fails even `debug`"]
 fn controller_only_tasks_do_not_need_the_connection() {
     // Ansible's connection plugins connect lazily, on the first remote command: `debug`,
     // `set_fact`, `assert` and `fail` never touch the host, so they report ok on a host that

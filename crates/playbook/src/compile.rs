@@ -14,7 +14,9 @@ use tend_template::{TemplateError, Templater};
 use tend_yaml::{Node, NodeKind, Span};
 
 use crate::kv::parse_kv;
-use crate::model::{Location, Loop, Play, Playbook, Privilege, Task};
+use crate::model::{
+    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Step, Task,
+};
 
 const PLAY_KEYWORDS: &[&str] = &[
     "name",
@@ -105,9 +107,6 @@ const TASK_KEYWORDS: &[&str] = &[
     "debugger",
     "become_flags",
     "become_exe",
-    "block",
-    "rescue",
-    "always",
 ];
 
 /// Keywords tend parses but does not run yet: refusing them beats silently ignoring them.
@@ -115,10 +114,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
     "delegate_to",
     "delegate_facts",
     "run_once",
-    "until",
-    "retries",
-    "delay",
-    "environment",
     "async",
     "poll",
     "throttle",
@@ -194,7 +189,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "import_role",
     "include_vars",
     "setup",
-    "meta",
     "wait_for",
     "pause",
     "script",
@@ -384,12 +378,12 @@ impl Compiler<'_> {
                 "gather_facts" => play.gather_facts = self.boolean(value).unwrap_or(true),
                 "vars" => self.vars_into(value, &mut play.vars),
                 "vars_files" => self.vars_files(value, &mut play.vars),
-                "tasks" => play.tasks = self.task_list(value, false),
-                "pre_tasks" => play.pre_tasks = self.task_list(value, false),
-                "post_tasks" => play.post_tasks = self.task_list(value, false),
+                "tasks" => play.tasks = self.step_list(value, false),
+                "pre_tasks" => play.pre_tasks = self.step_list(value, false),
+                "post_tasks" => play.post_tasks = self.step_list(value, false),
                 "handlers" => {
                     let before = self.errors.len();
-                    play.handlers = self.task_list(value, true);
+                    play.handlers = self.handler_list(value);
                     handlers_broken = self.errors.len() > before;
                 }
                 "become" => play.privilege.become_ = self.boolean(value),
@@ -621,11 +615,32 @@ impl Compiler<'_> {
         }
     }
 
-    fn task_list(&mut self, node: &Node, handlers: bool) -> Vec<Task> {
+    fn handler_list(&mut self, node: &Node) -> Vec<Task> {
+        self.step_list(node, true)
+            .into_iter()
+            .filter_map(|step| match step {
+                Step::Task(t) => Some(t),
+                Step::Block(b) => {
+                    let at = b.location.clone();
+                    self.error(
+                        Span {
+                            line: at.line,
+                            col: at.col,
+                            offset: 0,
+                        },
+                        "blocks in `handlers` are not supported by tend yet",
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn step_list(&mut self, node: &Node, handlers: bool) -> Vec<Step> {
         match &node.kind {
             NodeKind::Seq(items) => items
                 .iter()
-                .filter_map(|t| self.task(t, handlers))
+                .filter_map(|t| self.step(t, handlers))
                 .collect(),
             NodeKind::Null => Vec::new(),
             _ => {
@@ -722,6 +737,119 @@ impl Compiler<'_> {
             .collect()
     }
 
+    fn step(&mut self, node: &Node, handler: bool) -> Option<Step> {
+        if node.get("block").is_some() {
+            return self.block(node, handler).map(Step::Block);
+        }
+        for word in ["rescue", "always"] {
+            if let Some((key, _)) = node
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(word)))
+            {
+                self.error_at(
+                    key,
+                    format!("`{word}` belongs to a `block`, and this task has none"),
+                );
+                return None;
+            }
+        }
+        self.task(node, handler).map(Step::Task)
+    }
+
+    /// A `block` with its `rescue` and `always`; block keywords are pushed into its tasks.
+    fn block(&mut self, node: &Node, handler: bool) -> Option<Block> {
+        let entries = node.as_map().unwrap_or_default();
+        let mut block = Block {
+            name: None,
+            block: Vec::new(),
+            rescue: Vec::new(),
+            always: Vec::new(),
+            location: self.location(node.span),
+        };
+        let mut inherited = TaskParts::default();
+        for (key, value) in entries {
+            let Some(k) = key.as_str() else {
+                self.error_at(key, "block keys must be strings");
+                continue;
+            };
+            match k {
+                "block" => block.block = self.step_list(value, handler),
+                "rescue" => block.rescue = self.step_list(value, handler),
+                "always" => block.always = self.step_list(value, handler),
+                "name" => block.name = self.scalar_string(value),
+                "when" => inherited.when = self.conditions(value),
+                "vars" => self.vars_into(value, &mut inherited.vars),
+                "become" => inherited.privilege.become_ = self.boolean(value),
+                "become_user" => inherited.privilege.become_user = self.scalar_string(value),
+                "become_method" => self.become_method(value),
+                "ignore_errors" => inherited.ignore_errors = self.boolean(value).unwrap_or(false),
+                "no_log" => inherited.no_log = self.boolean(value).unwrap_or(false),
+                "check_mode" => inherited.check_mode = self.boolean(value),
+                "diff" => inherited.diff = self.boolean(value),
+                "environment" => inherited.environment = self.environment(value),
+                "tags" => inherited.tags = self.string_list(value),
+                "notify" => inherited.notify = self.notify(value),
+                "collections" => {}
+                k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
+                    self.error_at(
+                        key,
+                        format!("block keyword `{k}` is not supported by tend yet"),
+                    );
+                }
+                other => {
+                    let d = self
+                        .diag(key.span, format!("`{other}` is not a valid block keyword"))
+                        .with_width(other.chars().count())
+                        .suggest(other, BLOCK_KEYWORDS.iter().copied());
+                    self.errors.push(d);
+                }
+            }
+        }
+        for step in block
+            .block
+            .iter_mut()
+            .chain(&mut block.rescue)
+            .chain(&mut block.always)
+        {
+            inherit(step, &inherited);
+        }
+        Some(block)
+    }
+
+    fn environment(&mut self, node: &Node) -> Map<String, Value> {
+        match node.as_map() {
+            Some(_) => {
+                self.check_templates(node);
+                match node.to_json() {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                }
+            }
+            None if node.is_null() => Map::new(),
+            None => {
+                self.error_at(
+                    node,
+                    "`environment` must be a mapping of variable names to values",
+                );
+                Map::new()
+            }
+        }
+    }
+
+    fn count(&mut self, node: &Node, what: &str) -> Option<u64> {
+        match &node.kind {
+            NodeKind::Int(i) if *i >= 0 => Some(*i as u64),
+            NodeKind::Str(s) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
+            _ => {
+                self.error_at(
+                    node,
+                    format!("`{what}` must be a whole number of at least 0"),
+                );
+                None
+            }
+        }
+    }
+
     fn task(&mut self, node: &Node, handler: bool) -> Option<Task> {
         let Some(entries) = node.as_map() else {
             self.error_at(
@@ -765,6 +893,10 @@ impl Compiler<'_> {
                 "diff" => task.diff = self.boolean(value),
                 "vars" => self.vars_into(value, &mut task.vars),
                 "tags" => task.tags = self.string_list(value),
+                "environment" => task.environment = self.environment(value),
+                "until" => task.until = Some(self.conditions(value)),
+                "retries" => task.retries = self.count(value, "retries").map(|n| n as u32),
+                "delay" => task.delay = self.count(value, "delay"),
                 "collections" => {}
                 "loop" | "with_items" | "with_list" => {
                     if task.loop_.is_some() {
@@ -811,11 +943,25 @@ impl Compiler<'_> {
             }
             return None;
         };
-        let resolved = self.module_and_args(module_key, module_value, extra_args);
+        let resolved = if is_meta(module_key) {
+            self.meta(module_value).map(|m| {
+                let name = module_key.as_str().unwrap_or("meta").to_string();
+                (name, Action::Meta(m), Map::new())
+            })
+        } else {
+            self.module_and_args(module_key, module_value, extra_args)
+                .map(|(name, module, args)| (name, Action::Module(module), args))
+        };
         if self.errors.len() > errors_before {
             return None;
         }
         let (action, module, args) = resolved?;
+        // `until` alone means 3 retries, 5 seconds apart, as in Ansible.
+        let retry = task.until.map(|until| Retry {
+            until,
+            retries: task.retries.unwrap_or(3),
+            delay_secs: task.delay.unwrap_or(5),
+        });
         Some(Task {
             name: task.name,
             action,
@@ -834,9 +980,26 @@ impl Compiler<'_> {
             check_mode: task.check_mode,
             diff: task.diff,
             vars: task.vars,
+            environment: task.environment,
+            retry,
             tags: task.tags,
             location: self.location(node.span),
         })
+    }
+
+    fn meta(&mut self, node: &Node) -> Option<Meta> {
+        let name = node.as_str().unwrap_or_default();
+        match Meta::parse(name) {
+            Some(m) => Some(m),
+            None => {
+                let d = self
+                    .diag(node.span, format!("`{name}` is not a meta action"))
+                    .with_width(node_width(node))
+                    .suggest(name, Meta::NAMES.iter().copied());
+                self.errors.push(d);
+                None
+            }
+        }
     }
 
     fn pick_action<'n>(
@@ -847,7 +1010,7 @@ impl Compiler<'_> {
     ) -> Option<(&'n Node, &'n Node)> {
         let names_module = |n: &Node| {
             let name = n.as_str().unwrap_or_default();
-            name == "action" || tend_module_api::lookup(name).is_some()
+            name == "action" || is_meta(n) || tend_module_api::lookup(name).is_some()
         };
         let name = key.as_str().unwrap_or_default();
         let is_module = names_module(key);
@@ -1107,6 +1270,71 @@ struct TaskParts<'n> {
     loop_: Option<Loop>,
     /// The `loop_control` key and value.
     loop_control: Option<(&'n Node, &'n Node)>,
+    environment: Map<String, Value>,
+    until: Option<Vec<String>>,
+    retries: Option<u32>,
+    delay: Option<u64>,
+}
+
+const BLOCK_KEYWORDS: &[&str] = &[
+    "block",
+    "rescue",
+    "always",
+    "name",
+    "when",
+    "vars",
+    "become",
+    "become_user",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "environment",
+    "tags",
+    "notify",
+];
+
+fn is_meta(node: &Node) -> bool {
+    matches!(
+        node.as_str(),
+        Some("meta" | "ansible.builtin.meta" | "ansible.legacy.meta")
+    )
+}
+
+/// Pushes a block's keywords into a step, the way Ansible's keyword inheritance resolves
+/// them: the block's conditions come first; the task's own settings win.
+fn inherit(step: &mut Step, from: &TaskParts<'_>) {
+    match step {
+        Step::Task(t) => {
+            let mut when = from.when.clone();
+            when.append(&mut t.when);
+            t.when = when;
+            let mut vars = from.vars.clone();
+            vars.extend(std::mem::take(&mut t.vars));
+            t.vars = vars;
+            let mut env = from.environment.clone();
+            env.extend(std::mem::take(&mut t.environment));
+            t.environment = env;
+            t.privilege = t.privilege.over(&from.privilege);
+            t.ignore_errors |= from.ignore_errors;
+            t.no_log |= from.no_log;
+            t.check_mode = t.check_mode.or(from.check_mode);
+            t.diff = t.diff.or(from.diff);
+            for tag in &from.tags {
+                if !t.tags.contains(tag) {
+                    t.tags.push(tag.clone());
+                }
+            }
+            if t.notify.is_empty() {
+                t.notify = from.notify.clone();
+            }
+        }
+        Step::Block(b) => {
+            for inner in b.block.iter_mut().chain(&mut b.rescue).chain(&mut b.always) {
+                inherit(inner, from);
+            }
+        }
+    }
 }
 
 /// A valid Python identifier (Ansible's rule for variable names), ASCII only.

@@ -8,4 +8,6 @@ pub mod kv;
 mod model;
 
 pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
-pub use model::{Location, Loop, Play, Playbook, Privilege, Task};
+pub use model::{
+    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Step, Task,
+};

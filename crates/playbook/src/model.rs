@@ -53,9 +53,9 @@ pub struct Play {
     pub diff: Option<bool>,
     pub ignore_errors: bool,
     pub force_handlers: bool,
-    pub pre_tasks: Vec<Task>,
-    pub tasks: Vec<Task>,
-    pub post_tasks: Vec<Task>,
+    pub pre_tasks: Vec<Step>,
+    pub tasks: Vec<Step>,
+    pub post_tasks: Vec<Step>,
     pub handlers: Vec<Task>,
     pub location: Location,
 }
@@ -80,13 +80,116 @@ impl Privilege {
     }
 }
 
+/// An entry of a task list: a task, or a block of them.
+#[derive(Debug)]
+pub enum Step {
+    Task(Task),
+    Block(Block),
+}
+
+impl Step {
+    /// Every task inside, depth first (for checks that look at all tasks).
+    pub fn tasks(&self) -> Vec<&Task> {
+        match self {
+            Step::Task(t) => vec![t],
+            Step::Block(b) => b
+                .block
+                .iter()
+                .chain(&b.rescue)
+                .chain(&b.always)
+                .flat_map(Step::tasks)
+                .collect(),
+        }
+    }
+}
+
+/// `block`/`rescue`/`always`. Block-level keywords (`when`, `vars`, `become`, ...) were
+/// pushed down into the tasks at compile time, as Ansible's inheritance has them.
+#[derive(Debug)]
+pub struct Block {
+    pub name: Option<String>,
+    pub block: Vec<Step>,
+    /// Runs on hosts that failed a task in `block`; their failure then counts as rescued.
+    pub rescue: Vec<Step>,
+    /// Runs on every host that entered the block, failed or not.
+    pub always: Vec<Step>,
+    pub location: Location,
+}
+
+/// What a task does: run a module, or act on the run itself (`meta`).
+#[derive(Clone, Copy)]
+pub enum Action {
+    Module(&'static dyn DynModule),
+    Meta(Meta),
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Module(m) => m.name(),
+            Action::Meta(_) => "meta",
+        }
+    }
+}
+
+/// `meta:` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    FlushHandlers,
+    EndPlay,
+    EndHost,
+    EndBatch,
+    ClearHostErrors,
+    ClearFacts,
+    Noop,
+    ResetConnection,
+    RefreshInventory,
+}
+
+impl Meta {
+    pub const NAMES: &'static [&'static str] = &[
+        "flush_handlers",
+        "end_play",
+        "end_host",
+        "end_batch",
+        "clear_host_errors",
+        "clear_facts",
+        "noop",
+        "reset_connection",
+        "refresh_inventory",
+    ];
+
+    pub fn parse(name: &str) -> Option<Meta> {
+        Some(match name {
+            "flush_handlers" => Meta::FlushHandlers,
+            "end_play" => Meta::EndPlay,
+            "end_host" => Meta::EndHost,
+            "end_batch" => Meta::EndBatch,
+            "clear_host_errors" => Meta::ClearHostErrors,
+            "clear_facts" => Meta::ClearFacts,
+            "noop" => Meta::Noop,
+            "reset_connection" => Meta::ResetConnection,
+            "refresh_inventory" => Meta::RefreshInventory,
+            _ => return None,
+        })
+    }
+}
+
+/// `until`/`retries`/`delay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub until: Vec<String>,
+    pub retries: u32,
+    pub delay_secs: u64,
+}
+
 /// One task (or handler) with its module resolved.
 pub struct Task {
     /// The `name:` as written (may hold templates); `None` shows the module name.
     pub name: Option<String>,
     /// The module name as the playbook wrote it (`ansible.builtin.copy`).
     pub action: String,
-    pub module: &'static dyn DynModule,
+    pub module: Action,
     /// Module arguments, templates unrendered. `key=value` shorthand is already parsed.
     pub args: Map<String, Value>,
     /// All must hold (each a bare Jinja expression).
@@ -104,6 +207,9 @@ pub struct Task {
     pub check_mode: Option<bool>,
     pub diff: Option<bool>,
     pub vars: Map<String, Value>,
+    /// `environment`: variables exported for the task's commands (templates unrendered).
+    pub environment: Map<String, Value>,
+    pub retry: Option<Retry>,
     pub tags: Vec<String>,
     pub location: Location,
 }
@@ -153,6 +259,15 @@ impl fmt::Debug for Task {
         }
         if !self.vars.is_empty() {
             s.field("vars", &Value::Object(self.vars.clone()).to_string());
+        }
+        if !self.environment.is_empty() {
+            s.field(
+                "environment",
+                &Value::Object(self.environment.clone()).to_string(),
+            );
+        }
+        if let Some(r) = &self.retry {
+            s.field("retry", r);
         }
         s.field("at", &self.location).finish()
     }

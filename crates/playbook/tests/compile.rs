@@ -179,10 +179,10 @@ fn anchors_and_merge_keys_in_vars() {
 #[test]
 fn keywords_the_debug_form_leaves_out() {
     let p = plan(REALISTIC);
-    let probe = &p.plays[0].tasks[8];
+    let probe = p.plays[0].tasks[8].tasks()[0];
     assert_eq!(probe.display_name(), "Probe the web root");
     assert!(probe.no_log);
-    assert_eq!(p.plays[1].tasks[0].display_name(), "set_fact");
+    assert_eq!(p.plays[1].tasks[0].tasks()[0].display_name(), "set_fact");
 }
 
 #[test]

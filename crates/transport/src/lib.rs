@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use local::LocalTransport;
 pub use quote::{quote, quote_bytes_printf};
 pub use scripted::{ScriptedReply, ScriptedTransport};
-pub use wrap::BecomeTransport;
+pub use wrap::{BecomeTransport, EnvTransport};
 
 /// One command to run on the host.
 #[derive(Debug, Clone, Copy)]

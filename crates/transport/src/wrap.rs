@@ -45,3 +45,44 @@ impl Transport for BecomeTransport {
         self.inner.close().await
     }
 }
+
+/// Exports environment variables for every command (`environment:` on a task or play).
+pub struct EnvTransport {
+    inner: Arc<dyn Transport>,
+    exports: String,
+}
+
+impl EnvTransport {
+    /// `vars` are exported in order; names must be valid shell identifiers.
+    pub fn new(inner: Arc<dyn Transport>, vars: &[(String, String)]) -> Self {
+        let exports = vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}; export {k}; ", quote(v)))
+            .collect();
+        EnvTransport { inner, exports }
+    }
+
+    /// Whether `name` can be exported by a POSIX shell.
+    pub fn valid_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for EnvTransport {
+    async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
+        let command = format!("{}{}", self.exports, request.command);
+        self.inner
+            .exec(ExecRequest {
+                command: &command,
+                stdin: request.stdin,
+            })
+            .await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}

@@ -1,0 +1,692 @@
+//! One task on one host: variables, `when`, loops, templated arguments, the module run,
+//! `until` retries, `changed_when`/`failed_when`, `register`, notifications and counts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tend_module_api::{Context, Host, ModuleError, Outcome};
+use tend_playbook::{Action, Privilege, Task};
+use tend_transport::{BecomeTransport, EnvTransport, Transport, TransportError};
+
+use crate::controller::TaskController;
+use crate::events::{Event, Status};
+use crate::run::{connection, emit, failed_task_value, unreachable, HostState, PlayContext};
+use crate::vars::{explain, resolve_templated, Unresolved};
+
+/// A unique stand-in for `omit`: arguments rendering to it are dropped.
+const OMIT: &str = "__omit_place_holder__tend_6c1d4f";
+
+/// The variables a task sees on a host, lowest precedence first, before templated values
+/// are resolved.
+fn raw_task_vars(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &HostState,
+    play_hosts: &[String],
+) -> Map<String, Value> {
+    let mut vars = host.inventory_vars.clone();
+    vars.extend(host.facts.clone());
+    vars.extend(ctx.play.vars.clone());
+    vars.extend(task.vars.clone());
+    vars.extend(host.host_vars.clone());
+    vars.extend(ctx.options.extra_vars.clone());
+    // Ansible keeps an IP address whole as the short name.
+    let short = if tend_inventory::is_ip_address(&host.name) {
+        host.name.clone()
+    } else {
+        host.name
+            .split('.')
+            .next()
+            .unwrap_or(&host.name)
+            .to_string()
+    };
+    let magic = [
+        ("inventory_hostname", json!(host.name)),
+        ("inventory_hostname_short", json!(short)),
+        ("group_names", json!(ctx.inventory.group_names(&host.name))),
+        ("groups", ctx.groups.clone()),
+        ("play_hosts", json!(play_hosts)),
+        ("ansible_play_hosts", json!(play_hosts)),
+        ("ansible_play_batch", json!(play_hosts)),
+        ("ansible_play_hosts_all", json!(ctx.play_hosts_all)),
+        ("ansible_play_name", json!(ctx.play.name)),
+        ("ansible_check_mode", json!(ctx.options.check)),
+        ("ansible_diff_mode", json!(ctx.options.diff)),
+        (
+            "playbook_dir",
+            json!(ctx.playbook.dir.display().to_string()),
+        ),
+        ("omit", json!(OMIT)),
+    ];
+    for (k, v) in magic {
+        vars.insert(k.to_string(), v);
+    }
+    vars
+}
+
+/// Variables with templated values resolved. Registered results hold module output
+/// verbatim and are never templated again.
+struct TaskVars {
+    raw: Map<String, Value>,
+    resolved: Map<String, Value>,
+    unresolved: Unresolved,
+}
+
+impl TaskVars {
+    fn new(ctx: &PlayContext<'_>, task: &Task, host: &HostState, play_hosts: &[String]) -> Self {
+        let raw = raw_task_vars(ctx, task, host, play_hosts);
+        let mut resolved = raw.clone();
+        let registered: Vec<&str> = host.host_vars.keys().map(String::as_str).collect();
+        let unresolved = resolve_templated(ctx.templater, &mut resolved, &registered);
+        TaskVars {
+            raw,
+            resolved,
+            unresolved,
+        }
+    }
+
+    /// The variables for one loop item. Variables that could not be resolved without the
+    /// loop variable (`greeting: "hi {{ item }}"`) get another try with it.
+    fn for_item(
+        &self,
+        ctx: &PlayContext<'_>,
+        extra: &[(&str, Value)],
+    ) -> (Map<String, Value>, Unresolved) {
+        let mut vars = self.resolved.clone();
+        for (k, v) in extra {
+            vars.insert((*k).to_string(), v.clone());
+        }
+        if self.unresolved.0.is_empty() {
+            return (vars, Unresolved::default());
+        }
+        let pending: Vec<&str> = self.unresolved.0.iter().map(|(k, _)| k.as_str()).collect();
+        for name in &pending {
+            if let Some(raw) = self.raw.get(*name) {
+                vars.insert((*name).to_string(), raw.clone());
+            }
+        }
+        let settled: Vec<&str> = vars
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !pending.contains(k))
+            .collect();
+        let settled: Vec<String> = settled.into_iter().map(str::to_string).collect();
+        let skip: Vec<&str> = settled.iter().map(String::as_str).collect();
+        let unresolved = resolve_templated(ctx.templater, &mut vars, &skip);
+        (vars, unresolved)
+    }
+}
+
+/// Whether a task's `when` holds on a host (for `meta` tasks; errors count as false).
+pub(crate) fn when_holds(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -> bool {
+    if task.when.is_empty() {
+        return true;
+    }
+    let vars = TaskVars::new(ctx, task, host, &ctx.play_hosts_all);
+    let context = Value::Object(vars.resolved);
+    task.when.iter().all(|expr| {
+        ctx.templater
+            .eval_condition(expr, &context)
+            .unwrap_or(false)
+    })
+}
+
+/// One task (or handler) on one host, loop included.
+pub(crate) async fn run_task(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    play_hosts: Arc<Vec<String>>,
+) {
+    let Action::Module(module) = task.module else {
+        return;
+    };
+    let vars = TaskVars::new(ctx, task, host, &play_hosts);
+    let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
+        become_: Some(ctx.options.become_),
+        become_user: ctx.options.become_user.clone(),
+    });
+    let mut transport: Arc<dyn Transport> = connection(ctx, host);
+    if privilege.become_ == Some(true) {
+        let user = privilege.become_user.unwrap_or_else(|| "root".into());
+        transport = Arc::new(BecomeTransport::new(transport, user));
+    }
+    if !task.environment.is_empty() {
+        match environment(ctx, task, &vars) {
+            Ok(env) => transport = Arc::new(EnvTransport::new(transport, &env)),
+            Err(msg) => {
+                let runner_failure = failure_result(task, msg);
+                return TaskRun::Done(runner_failure).finish(ctx, task, host);
+            }
+        }
+    }
+    let handle = Host::new(host.name.clone(), transport);
+    let check = task
+        .check_mode
+        .or(ctx.play.check_mode)
+        .unwrap_or(ctx.options.check);
+    let diff = task.diff.or(ctx.play.diff).unwrap_or(ctx.options.diff);
+    let runner = ItemRunner {
+        ctx,
+        task,
+        module,
+        host: &handle,
+        check,
+        diff,
+    };
+
+    let Some(spec) = &task.loop_ else {
+        let (item_vars, unresolved) = vars.for_item(ctx, &[]);
+        let run = runner.run(&item_vars, &unresolved).await;
+        return run.finish(ctx, task, host);
+    };
+    let items = match loop_items(ctx, spec, &vars) {
+        Ok(items) => items,
+        Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
+    };
+    if items.is_empty() {
+        // Ansible skips a loop over nothing.
+        let mut result = Map::new();
+        result.insert("changed".into(), false.into());
+        result.insert("skipped".into(), true.into());
+        result.insert("skipped_reason".into(), "No items in the list".into());
+        result.insert("results".into(), Value::Array(Vec::new()));
+        return TaskRun::Loop(ItemOutcome::new(Status::Skipped, result)).finish(ctx, task, host);
+    }
+    let mut vars = vars;
+    let mut results = Vec::new();
+    let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
+    for (index, item) in items.into_iter().enumerate() {
+        let mut extra = vec![(spec.loop_var.as_str(), item.clone())];
+        if let Some(index_var) = &spec.index_var {
+            extra.push((index_var.as_str(), index.into()));
+        }
+        let (item_vars, unresolved) = vars.for_item(ctx, &extra);
+        let label = match &spec.label {
+            Some(label) => ctx
+                .templater
+                .render_str(label, &Value::Object(item_vars.clone()))
+                .map(|v| plain(&v))
+                .unwrap_or_else(|_| label.clone()),
+            None => plain(&item),
+        };
+        let mut one = match runner.run(&item_vars, &unresolved).await {
+            TaskRun::Done(one) | TaskRun::Loop(one) => one,
+            TaskRun::Unreachable(e) => return unreachable(ctx, host, &e),
+        };
+        any_changed |= one.status == Status::Changed;
+        any_failed |= one.status == Status::Failed;
+        all_skipped &= one.status == Status::Skipped;
+        one.result.insert(spec.loop_var.clone(), item);
+        one.result
+            .insert("ansible_loop_var".into(), spec.loop_var.clone().into());
+        if let Some(index_var) = &spec.index_var {
+            one.result.insert(index_var.clone(), index.into());
+            one.result
+                .insert("ansible_index_var".into(), index_var.clone().into());
+        }
+        // Facts set by one item are visible to the next, as in Ansible.
+        for (k, v) in &one.facts {
+            vars.resolved.insert(k.clone(), v.clone());
+            vars.raw.insert(k.clone(), v.clone());
+            host.host_vars.insert(k.clone(), v.clone());
+        }
+        let mut shown = one.result.clone();
+        if task.no_log {
+            mask(&mut shown);
+        }
+        emit(
+            ctx,
+            host,
+            one.status,
+            Some(label),
+            shown,
+            one.diffs,
+            false,
+            module.name() == "debug",
+        );
+        results.push(Value::Object(one.result));
+    }
+    let mut result = Map::new();
+    result.insert("changed".into(), any_changed.into());
+    let msg = if any_failed {
+        "One or more items failed"
+    } else {
+        "All items completed"
+    };
+    result.insert("msg".into(), msg.into());
+    if any_failed {
+        result.insert("failed".into(), true.into());
+    }
+    if all_skipped {
+        result.insert("skipped".into(), true.into());
+    }
+    result.insert("results".into(), Value::Array(results));
+    let status = if any_failed {
+        Status::Failed
+    } else if all_skipped {
+        Status::Skipped
+    } else if any_changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    TaskRun::Loop(ItemOutcome::new(status, result)).finish(ctx, task, host)
+}
+
+/// The task's `environment`, templated; values become strings as Ansible passes them.
+fn environment(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    vars: &TaskVars,
+) -> Result<Vec<(String, String)>, String> {
+    let context = Value::Object(vars.resolved.clone());
+    let rendered = ctx
+        .templater
+        .render_value(&Value::Object(task.environment.clone()), &context)
+        .map_err(|e| {
+            format!(
+                "error while templating `environment`: {}",
+                explain(&e, &vars.unresolved)
+            )
+        })?;
+    let Value::Object(map) = rendered else {
+        return Err("`environment` must be a mapping".into());
+    };
+    map.into_iter()
+        .map(|(k, v)| {
+            if !EnvTransport::valid_name(&k) {
+                return Err(format!("`{k}` is not a valid environment variable name"));
+            }
+            Ok((k, plain(&v)))
+        })
+        .collect()
+}
+
+/// Items of a loop: a list, or a template rendering to one.
+fn loop_items(
+    ctx: &PlayContext<'_>,
+    spec: &tend_playbook::Loop,
+    vars: &TaskVars,
+) -> Result<Vec<Value>, String> {
+    let context = Value::Object(vars.resolved.clone());
+    let rendered = ctx
+        .templater
+        .render_value(&spec.items, &context)
+        .map_err(|e| {
+            format!(
+                "error while evaluating the loop: {}",
+                explain(&e, &vars.unresolved)
+            )
+        })?;
+    let items = match rendered {
+        Value::Array(items) => items,
+        Value::String(s) if spec.flatten => vec![Value::String(s)],
+        other => {
+            return Err(format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {other}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
+            ))
+        }
+    };
+    if spec.flatten {
+        // with_items flattens one level.
+        Ok(items
+            .into_iter()
+            .flat_map(|i| match i {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect())
+    } else {
+        Ok(items)
+    }
+}
+
+/// How a value shows in `(item=...)` and in environment values: strings bare, else JSON.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What `no_log` leaves of a result for display; the registered value keeps everything.
+fn mask(result: &mut Map<String, Value>) {
+    let changed = result.get("changed").cloned().unwrap_or(Value::Bool(false));
+    result.clear();
+    result.insert(
+        "censored".into(),
+        "the output has been hidden due to the fact that 'no_log: true' was specified for this result".into(),
+    );
+    result.insert("changed".into(), changed);
+}
+
+struct ItemOutcome {
+    status: Status,
+    result: Map<String, Value>,
+    diffs: Vec<tend_module_api::Diff>,
+    facts: Map<String, Value>,
+}
+
+impl ItemOutcome {
+    fn new(status: Status, result: Map<String, Value>) -> Self {
+        ItemOutcome {
+            status,
+            result,
+            diffs: Vec::new(),
+            facts: Map::new(),
+        }
+    }
+}
+
+/// A failure of tend's own making (templating, conditions), pointing at the task.
+fn failure_result(task: &Task, msg: String) -> ItemOutcome {
+    let at = &task.location;
+    let msg = format!(
+        "{msg}\n\nThe error appears to be in '{}': line {}, column {}",
+        at.file.display(),
+        at.line,
+        at.col
+    );
+    let mut result = Map::new();
+    result.insert("changed".into(), false.into());
+    result.insert("failed".into(), true.into());
+    result.insert("msg".into(), msg.into());
+    ItemOutcome::new(Status::Failed, result)
+}
+
+enum TaskRun {
+    Done(ItemOutcome),
+    /// A loop's aggregate; items were already reported.
+    Loop(ItemOutcome),
+    Unreachable(TransportError),
+}
+
+impl TaskRun {
+    /// Reports the task's result, updates counts, registers, notifies handlers.
+    fn finish(self, ctx: &PlayContext<'_>, task: &Task, host: &mut HostState) {
+        let (mut outcome, is_loop) = match self {
+            TaskRun::Done(o) => (o, false),
+            TaskRun::Loop(o) => (o, true),
+            TaskRun::Unreachable(e) => return unreachable(ctx, host, &e),
+        };
+        let ignore = task.ignore_errors || ctx.play.ignore_errors;
+        let ignored = outcome.status == Status::Failed && ignore;
+        match outcome.status {
+            Status::Ok => host.stats.ok += 1,
+            Status::Changed => {
+                host.stats.ok += 1;
+                host.stats.changed += 1;
+            }
+            Status::Skipped => host.stats.skipped += 1,
+            Status::Failed if ignored => {
+                host.stats.ok += 1;
+                host.stats.ignored += 1;
+                if outcome.result.get("changed") == Some(&Value::Bool(true)) {
+                    host.stats.changed += 1;
+                }
+            }
+            Status::Failed => {
+                // A failure inside a block that has a rescue counts as rescued.
+                if host.rescue_depth > 0 {
+                    host.stats.rescued += 1;
+                } else {
+                    host.stats.failed += 1;
+                }
+                host.failed = true;
+                host.last_failure = Some((failed_task_value(task), outcome.result.clone()));
+            }
+            Status::Unreachable => host.stats.unreachable += 1,
+        }
+        if outcome.status == Status::Changed {
+            for name in &task.notify {
+                for (i, handler) in ctx.play.handlers.iter().enumerate() {
+                    if handler.name.as_deref() == Some(name.as_str())
+                        || handler.listen.contains(name)
+                    {
+                        host.notified.insert(i);
+                    }
+                }
+            }
+        }
+        if outcome.status != Status::Failed || ignored {
+            for (k, v) in std::mem::take(&mut outcome.facts) {
+                host.host_vars.insert(k, v);
+            }
+        }
+        if let Some(register) = &task.register {
+            host.host_vars
+                .insert(register.clone(), Value::Object(outcome.result.clone()));
+        }
+        // A loop that went fine was shown item by item; Ansible prints no extra line then
+        // (a skipped loop still gets its `skipping:` line).
+        if is_loop && matches!(outcome.status, Status::Ok | Status::Changed) {
+            return;
+        }
+        if task.no_log {
+            mask(&mut outcome.result);
+        }
+        let debug = task.module.name() == "debug";
+        emit(
+            ctx,
+            host,
+            outcome.status,
+            None,
+            outcome.result,
+            outcome.diffs,
+            ignored,
+            debug,
+        );
+    }
+}
+
+struct ItemRunner<'a> {
+    ctx: &'a PlayContext<'a>,
+    task: &'a Task,
+    module: &'static dyn tend_module_api::DynModule,
+    host: &'a Host,
+    check: bool,
+    diff: bool,
+}
+
+impl ItemRunner<'_> {
+    fn failure(&self, msg: String) -> TaskRun {
+        TaskRun::Done(failure_result(self.task, msg))
+    }
+
+    fn condition(&self, expr: &str, vars: &Value, unresolved: &Unresolved) -> Result<bool, String> {
+        self.ctx.templater.eval_condition(expr, vars).map_err(|e| {
+            format!(
+                "The conditional check '{expr}' failed. The error was: {}",
+                explain(&e, unresolved)
+            )
+        })
+    }
+
+    fn all_true(
+        &self,
+        conds: &[String],
+        vars: &Value,
+        unresolved: &Unresolved,
+    ) -> Result<bool, String> {
+        for expr in conds {
+            if !self.condition(expr, vars, unresolved)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// One run of the task for one set of variables (one loop item, or the task), with
+    /// `until` retries.
+    async fn run(&self, vars: &Map<String, Value>, unresolved: &Unresolved) -> TaskRun {
+        let context = Value::Object(vars.clone());
+        for expr in &self.task.when {
+            match self.condition(expr, &context, unresolved) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let mut result = Map::new();
+                    result.insert("changed".into(), false.into());
+                    result.insert("skipped".into(), true.into());
+                    result.insert("skip_reason".into(), "Conditional result was False".into());
+                    result.insert("false_condition".into(), expr.clone().into());
+                    return TaskRun::Done(ItemOutcome::new(Status::Skipped, result));
+                }
+                Err(msg) => return self.failure(msg),
+            }
+        }
+        let Some(retry) = &self.task.retry else {
+            return self.attempt(vars, &context, unresolved).await;
+        };
+        let attempts = retry.retries.max(1) + 1;
+        let mut attempt = 1;
+        loop {
+            let run = self.attempt(vars, &context, unresolved).await;
+            let TaskRun::Done(mut one) = run else {
+                return run;
+            };
+            one.result.insert("attempts".into(), attempt.into());
+            let mut with_result = vars.clone();
+            if let Some(register) = &self.task.register {
+                with_result.insert(register.clone(), Value::Object(one.result.clone()));
+            }
+            let done = match self.all_true(&retry.until, &Value::Object(with_result), unresolved) {
+                Ok(done) => done,
+                Err(msg) => return self.failure(msg),
+            };
+            if done && one.status != Status::Failed {
+                return TaskRun::Done(one);
+            }
+            if attempt >= attempts {
+                one.status = Status::Failed;
+                one.result.insert("failed".into(), true.into());
+                return TaskRun::Done(one);
+            }
+            self.ctx.runtime.sink.event(Event::Retrying {
+                host: self.host.name().to_string(),
+                task: self.task.display_name().to_string(),
+                retries_left: attempts - attempt,
+                result: one.result.clone(),
+            });
+            tokio::time::sleep(Duration::from_secs(retry.delay_secs)).await;
+            attempt += 1;
+        }
+    }
+
+    /// Templates the arguments, runs the module, applies changed_when/failed_when.
+    async fn attempt(
+        &self,
+        vars: &Map<String, Value>,
+        context: &Value,
+        unresolved: &Unresolved,
+    ) -> TaskRun {
+        let ctx = self.ctx;
+        let task = self.task;
+        let args = match ctx
+            .templater
+            .render_value(&Value::Object(task.args.clone()), context)
+        {
+            Ok(Value::Object(mut args)) => {
+                args.retain(|_, v| v.as_str() != Some(OMIT));
+                Value::Object(args)
+            }
+            Ok(_) => return self.failure("module arguments must be a mapping".into()),
+            Err(e) => return self.failure(format!(
+                "The task includes an option with an undefined variable or a template error: {}",
+                explain(&e, unresolved)
+            )),
+        };
+        let controller = TaskController {
+            templater: ctx.templater,
+            vars: context,
+            search_dirs: &ctx.search_dirs,
+        };
+        let module_ctx = Context {
+            host: self.host,
+            check_mode: self.check,
+            diff: self.diff,
+            controller: &controller,
+        };
+        let outcome = match self.module.run(&args, &module_ctx).await {
+            Ok(o) => o,
+            Err(ModuleError::Transport(e)) if e.is_unreachable() => return TaskRun::Unreachable(e),
+            Err(ModuleError::Failed { msg, values }) => Outcome {
+                failed: true,
+                msg: Some(msg),
+                values,
+                ..Outcome::default()
+            },
+            Err(e) => Outcome {
+                failed: true,
+                msg: Some(e.to_string()),
+                ..Outcome::default()
+            },
+        };
+        let mut result = result_value(&outcome);
+        let mut changed = outcome.changed;
+        let mut failed = outcome.failed;
+        // Ansible evaluates these only on results the module did not skip.
+        if !outcome.skipped && (task.changed_when.is_some() || task.failed_when.is_some()) {
+            // The registered name is visible to changed_when/failed_when, as in Ansible.
+            let mut with_result = vars.clone();
+            if let Some(register) = &task.register {
+                with_result.insert(register.clone(), Value::Object(result.clone()));
+            }
+            let with_result = Value::Object(with_result);
+            if let Some(conds) = &task.changed_when {
+                match self.all_true(conds, &with_result, unresolved) {
+                    Ok(c) => changed = c,
+                    Err(msg) => return self.failure(msg),
+                }
+            }
+            if let Some(conds) = &task.failed_when {
+                match self.all_true(conds, &with_result, unresolved) {
+                    Ok(f) => failed = f,
+                    Err(msg) => return self.failure(msg),
+                }
+                result.insert("failed_when_result".into(), failed.into());
+            }
+            result.insert("changed".into(), changed.into());
+            result.insert("failed".into(), failed.into());
+        }
+        let status = if failed {
+            Status::Failed
+        } else if outcome.skipped {
+            Status::Skipped
+        } else if changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        TaskRun::Done(ItemOutcome {
+            status,
+            result,
+            diffs: if self.diff { outcome.diffs } else { Vec::new() },
+            facts: outcome.facts,
+        })
+    }
+}
+
+/// A module outcome as `register` stores it.
+fn result_value(outcome: &Outcome) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("changed".into(), outcome.changed.into());
+    for (k, v) in &outcome.values {
+        result.insert(k.clone(), v.clone());
+    }
+    if let Some(msg) = &outcome.msg {
+        result.insert("msg".into(), msg.clone().into());
+    }
+    result.insert("failed".into(), outcome.failed.into());
+    if outcome.skipped {
+        result.insert("skipped".into(), true.into());
+    }
+    if !outcome.warnings.is_empty() {
+        result.insert("warnings".into(), json!(outcome.warnings));
+    }
+    if !outcome.facts.is_empty() && !result.contains_key("ansible_facts") {
+        result.insert("ansible_facts".into(), Value::Object(outcome.facts.clone()));
+    }
+    result
+}

@@ -592,10 +592,12 @@ impl ItemRunner<'_> {
                 Value::Object(args)
             }
             Ok(_) => return self.failure("module arguments must be a mapping".into()),
-            Err(e) => return self.failure(format!(
+            Err(e) => {
+                return self.failure(format!(
                 "The task includes an option with an undefined variable or a template error: {}",
                 explain(&e, unresolved)
-            )),
+            ))
+            }
         };
         let controller = TaskController {
             templater: ctx.templater,

@@ -29,6 +29,8 @@ pub fn all() -> Vec<Case> {
         patterns_limit_extra_vars_and_group_vars,
         demo_playbook_runs_locally_and_is_idempotent,
         undefined_variable_fails_the_task_naming_it,
+        roles_project_applies_and_is_idempotent,
+        block_rescue_always_on_real_hosts,
     ]
 }
 
@@ -721,6 +723,144 @@ fn undefined_variable_fails_the_task_naming_it() -> TestResult {
     ensure(
         read(&lab, 0, "/tmp/u")?.is_none() && read(&lab, 0, "/tmp/never")?.is_none(),
         || "host touched".into(),
+    )?;
+    Ok(())
+}
+
+/// A small multi-role project written like real-world roles.
+fn roles_project() -> Result<Project> {
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- name: web tier
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: nginxish
+      listen_port: 8081
+  tasks:
+    - name: site marker
+      copy: {dest: /srv/www/marker, content: "{{ site_name }} on {{ inventory_hostname }}\n"}
+"#,
+    )?;
+    p.file(
+        "roles/base/defaults/main.yml",
+        "base_dirs: [/srv/www, /srv/logs]\n",
+    )?;
+    p.file(
+        "roles/base/tasks/main.yml",
+        "- name: base directories\n  file: {path: \"{{ item }}\", state: directory, mode: \"0755\"}\n  loop: \"{{ base_dirs }}\"\n",
+    )?;
+    p.file("roles/nginxish/meta/main.yml", "dependencies:\n  - base\n")?;
+    p.file(
+        "roles/nginxish/defaults/main.yml",
+        "listen_port: 80\nworkers: 2\n",
+    )?;
+    p.file("roles/nginxish/vars/main.yml", "site_name: demo-site\n")?;
+    p.file(
+        "roles/nginxish/tasks/main.yml",
+        r#"
+- name: config
+  template: {src: server.conf.j2, dest: /srv/www/server.conf, mode: "0644"}
+  notify: reload server
+- import_tasks: static.yml
+"#,
+    )?;
+    p.file(
+        "roles/nginxish/tasks/static.yml",
+        "- name: static page\n  copy: {src: index.html, dest: /srv/www/index.html}\n",
+    )?;
+    p.file("roles/nginxish/files/index.html", "<h1>hello</h1>\n")?;
+    p.file(
+        "roles/nginxish/templates/server.conf.j2",
+        "listen {{ listen_port }};\nworkers {{ workers }};\nserver_name {{ site_name }};\n",
+    )?;
+    p.file(
+        "roles/nginxish/handlers/main.yml",
+        "- name: reload server\n  shell: echo reloaded >> /srv/logs/reloads\n",
+    )?;
+    Ok(p)
+}
+
+fn roles_project_applies_and_is_idempotent() -> TestResult {
+    let lab = lab(2)?;
+    let p = roles_project()?;
+    let first = p.run(&lab).exec()?;
+    first.expect_code(0)?;
+    first.assert_stdout_contains("TASK [nginxish : config]")?;
+    first.assert_stdout_contains("RUNNING HANDLER [nginxish : reload server]")?;
+    for i in 0..2 {
+        let conf = read(&lab, i, "/srv/www/server.conf")?.context("server.conf")?;
+        ensure(
+            conf == "listen 8081;\nworkers 2;\nserver_name demo-site;\n",
+            || format!("server.conf: {conf:?}"),
+        )?;
+        ensure(
+            read(&lab, i, "/srv/www/index.html")?.as_deref() == Some("<h1>hello</h1>\n"),
+            || "index.html".into(),
+        )?;
+        ensure(
+            read(&lab, i, "/srv/logs/reloads")?.as_deref() == Some("reloaded\n"),
+            || "handler ran once".into(),
+        )?;
+        ensure(lab.file_mode(i, "/srv/logs")? == Some(0o755), || {
+            "base dir mode".into()
+        })?;
+    }
+    let second = p.run(&lab).exec()?;
+    second.expect_code(0)?;
+    ensure(second.host("h1")?.changed == 0, || {
+        format!("second run changed:\n{}", second.stdout)
+    })?;
+    ensure(
+        read(&lab, 0, "/srv/logs/reloads")?.as_deref() == Some("reloaded\n"),
+        || "handler ran again".into(),
+    )?;
+    Ok(())
+}
+
+fn block_rescue_always_on_real_hosts() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - name: risky
+          command: test -e /tmp/ready
+        - name: after risky
+          file: {path: /tmp/after, state: touch}
+      rescue:
+        - name: recover
+          copy: {dest: /tmp/recovered, content: "{{ ansible_failed_task.name }}\n"}
+      always:
+        - name: always
+          file: {path: /tmp/always, state: touch}
+"#,
+    )?;
+    lab.ssh(1, "touch /tmp/ready")?;
+    let out = p.run(&lab).exec()?;
+    out.expect_code(0)?;
+    let h1 = out.host("h1")?;
+    ensure(h1.rescued == 1 && h1.failed == 0, || format!("h1 {h1:?}"))?;
+    ensure(
+        read(&lab, 0, "/tmp/recovered")?.as_deref() == Some("risky\n"),
+        || "rescue ran on h1".into(),
+    )?;
+    ensure(read(&lab, 1, "/tmp/recovered")?.is_none(), || {
+        "rescue ran on h2".into()
+    })?;
+    ensure(
+        read(&lab, 0, "/tmp/after")?.is_none() && read(&lab, 1, "/tmp/after")?.is_some(),
+        || "block order".into(),
+    )?;
+    ensure(
+        read(&lab, 0, "/tmp/always")?.is_some() && read(&lab, 1, "/tmp/always")?.is_some(),
+        || "always ran".into(),
     )?;
     Ok(())
 }

@@ -371,22 +371,37 @@ async fn run_meta(
     Flow::Continue
 }
 
-/// A task name may hold templates; Ansible renders it with play-level variables only.
+/// The name shown in the task banner: templated with host-independent variables (those
+/// that are undefined leave the name as written), prefixed with the role as Ansible does.
 fn display_name(ctx: &PlayContext<'_>, task: &Task) -> String {
     let name = task.display_name();
-    if !tend_template::is_template(name) {
-        return name.to_string();
+    let name = if tend_template::is_template(name) {
+        let mut vars = task
+            .role
+            .as_ref()
+            .map(|r| r.defaults.clone())
+            .unwrap_or_default();
+        vars.extend(ctx.play.vars.clone());
+        if let Some(role) = &task.role {
+            vars.extend(role.vars.clone());
+        }
+        vars.extend(task.vars.clone());
+        vars.extend(ctx.options.extra_vars.clone());
+        ctx.templater
+            .render_str(name, &Value::Object(vars))
+            .ok()
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| name.to_string())
+    } else {
+        name.to_string()
+    };
+    match &task.role {
+        Some(role) => format!("{} : {name}", role.name),
+        None => name,
     }
-    let mut vars = ctx.play.vars.clone();
-    vars.extend(ctx.options.extra_vars.clone());
-    ctx.templater
-        .render_str(name, &Value::Object(vars))
-        .ok()
-        .map(|v| match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        })
-        .unwrap_or_else(|| name.to_string())
 }
 
 type HostFuture<'a> = BoxFuture<'a, ()>;

@@ -25,11 +25,28 @@ fn raw_task_vars(
     host: &HostState,
     play_hosts: &[String],
 ) -> Map<String, Value> {
-    let mut vars = host.inventory_vars.clone();
+    // Ansible's precedence, low to high: role defaults, inventory, facts, play vars and
+    // vars_files, role vars, block and task vars, set_fact/register/include_vars, role
+    // parameters, extra vars.
+    let mut vars = ctx.play.role_defaults.clone();
+    if let Some(role) = &task.role {
+        vars.extend(role.defaults.clone());
+    }
+    vars.extend(host.inventory_vars.clone());
     vars.extend(host.facts.clone());
     vars.extend(ctx.play.vars.clone());
+    vars.extend(ctx.play.role_vars.clone());
+    if let Some(role) = &task.role {
+        vars.extend(role.vars.clone());
+    }
     vars.extend(task.vars.clone());
     vars.extend(host.host_vars.clone());
+    if let Some(role) = &task.role {
+        vars.extend(role.params.clone());
+        vars.insert("role_name".into(), json!(role.name));
+        vars.insert("role_path".into(), json!(role.path.display().to_string()));
+        vars.insert("ansible_role_name".into(), json!(role.name));
+    }
     vars.extend(ctx.options.extra_vars.clone());
     // Ansible keeps an IP address whole as the short name.
     let short = if tend_inventory::is_ip_address(&host.name) {
@@ -442,9 +459,7 @@ impl TaskRun {
         if outcome.status == Status::Changed {
             for name in &task.notify {
                 for (i, handler) in ctx.play.handlers.iter().enumerate() {
-                    if handler.name.as_deref() == Some(name.as_str())
-                        || handler.listen.contains(name)
-                    {
+                    if handler_answers(handler, name) {
                         host.notified.insert(i);
                     }
                 }
@@ -599,10 +614,19 @@ impl ItemRunner<'_> {
             ))
             }
         };
+        // A role's own files/ and templates/ come before the playbook's.
+        let role_dirs;
+        let search_dirs: &[std::path::PathBuf] = match &task.role {
+            Some(role) => {
+                role_dirs = [role.path.clone(), ctx.playbook.dir.clone()];
+                &role_dirs
+            }
+            None => &ctx.search_dirs,
+        };
         let controller = TaskController {
             templater: ctx.templater,
             vars: context,
-            search_dirs: &ctx.search_dirs,
+            search_dirs,
         };
         let module_ctx = Context {
             host: self.host,
@@ -668,6 +692,19 @@ impl ItemRunner<'_> {
             facts: outcome.facts,
         })
     }
+}
+
+/// Whether a handler answers a notification: by name, by `role : name`, or by topic.
+fn handler_answers(handler: &Task, notification: &str) -> bool {
+    let Some(name) = handler.name.as_deref() else {
+        return handler.listen.iter().any(|l| l == notification);
+    };
+    name == notification
+        || handler.listen.iter().any(|l| l == notification)
+        || handler
+            .role
+            .as_ref()
+            .is_some_and(|r| notification == format!("{} : {name}", r.name))
 }
 
 /// A module outcome as `register` stores it.

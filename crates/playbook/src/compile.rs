@@ -15,8 +15,12 @@ use tend_yaml::{Node, NodeKind, Span};
 
 use crate::kv::parse_kv;
 use crate::model::{
-    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Step, Task,
+    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Role, Step, Task,
 };
+
+#[path = "roles.rs"]
+mod roles;
+use roles::IncludeKind;
 
 const PLAY_KEYWORDS: &[&str] = &[
     "name",
@@ -138,7 +142,6 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
     "connection",
     "environment",
     "serial",
-    "roles",
     "vars_prompt",
     "any_errors_fatal",
     "max_fail_percentage",
@@ -183,10 +186,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "fetch",
     "slurp",
     "find",
-    "include_tasks",
-    "import_tasks",
-    "include_role",
-    "import_role",
     "include_vars",
     "setup",
     "wait_for",
@@ -248,6 +247,12 @@ pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileEr
         errors: Vec::new(),
         templater: Templater::new(),
         notified: Vec::new(),
+        playbook_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        role: None,
+        role_handlers: Vec::new(),
+        roles_seen: Vec::new(),
+        role_stack: Vec::new(),
+        exposed_roles: Vec::new(),
     };
     let plays = c.playbook();
     if c.errors.is_empty() {
@@ -267,9 +272,21 @@ struct Compiler<'s> {
     dir: PathBuf,
     errors: Vec<Diagnostic>,
     templater: Templater,
-    /// The current play's `notify` names with where each was written, checked once the
-    /// play's handlers are known.
-    notified: Vec<(String, Span, usize)>,
+    /// The current play's `notify` names with the error to report if no handler has that
+    /// name, checked once the play's handlers are known.
+    notified: Vec<(String, Diagnostic)>,
+    /// The directory of the playbook itself: `roles/` is looked up there.
+    playbook_dir: PathBuf,
+    /// The role whose files are being compiled, if any.
+    role: Option<Arc<Role>>,
+    /// Handlers brought in by roles, added to the play's handlers.
+    role_handlers: Vec<Task>,
+    /// Roles already expanded in this play (name and parameters), for de-duplication.
+    roles_seen: Vec<(String, Map<String, Value>)>,
+    /// Roles being expanded, outermost first, for cycle detection.
+    role_stack: Vec<String>,
+    /// Roles whose defaults and vars the play exposes to all its tasks.
+    exposed_roles: Vec<Arc<Role>>,
 }
 
 /// The text width a node occupies on its first line, for the caret.
@@ -349,6 +366,8 @@ impl Compiler<'_> {
             hosts: String::new(),
             gather_facts: true,
             vars: Map::new(),
+            role_defaults: Map::new(),
+            role_vars: Map::new(),
             privilege: Privilege::default(),
             remote_user: None,
             check_mode: None,
@@ -363,7 +382,11 @@ impl Compiler<'_> {
         };
         let mut saw_hosts = false;
         let mut handlers_broken = false;
+        let mut role_steps = Vec::new();
         self.notified.clear();
+        self.roles_seen.clear();
+        self.role_handlers.clear();
+        self.exposed_roles.clear();
         for (key, value) in entries {
             let Some(k) = key.as_str() else {
                 self.error_at(key, "play keys must be strings");
@@ -379,6 +402,7 @@ impl Compiler<'_> {
                 "vars" => self.vars_into(value, &mut play.vars),
                 "vars_files" => self.vars_files(value, &mut play.vars),
                 "tasks" => play.tasks = self.step_list(value, false),
+                "roles" => role_steps = self.play_roles(value),
                 "pre_tasks" => play.pre_tasks = self.step_list(value, false),
                 "post_tasks" => play.post_tasks = self.step_list(value, false),
                 "handlers" => {
@@ -414,6 +438,16 @@ impl Compiler<'_> {
         if !saw_hosts {
             self.error(node.span, "the play has no `hosts`");
         }
+        // Roles run before the play's tasks, and their handlers come before the play's.
+        role_steps.append(&mut play.tasks);
+        play.tasks = role_steps;
+        for role in std::mem::take(&mut self.exposed_roles) {
+            play.role_defaults.extend(role.defaults.clone());
+            play.role_vars.extend(role.vars.clone());
+        }
+        let mut handlers = std::mem::take(&mut self.role_handlers);
+        handlers.append(&mut play.handlers);
+        play.handlers = handlers;
         // A handler that did not compile would make every `notify` of it look unknown.
         if !handlers_broken {
             self.check_notify(&play);
@@ -427,24 +461,23 @@ impl Compiler<'_> {
     /// Every `notify` must name a handler or a `listen` topic of the play, as Ansible
     /// requires; finding that out at the end of a run would be too late.
     fn check_notify(&mut self, play: &Play) {
+        let qualified: Vec<String> = play
+            .handlers
+            .iter()
+            .filter_map(|h| Some(format!("{} : {}", h.role.as_ref()?.name, h.name.as_ref()?)))
+            .collect();
         let known: Vec<&str> = play
             .handlers
             .iter()
             .flat_map(|h| h.name.iter().chain(h.listen.iter()))
+            .chain(qualified.iter())
             .map(String::as_str)
             .collect();
-        for (name, span, width) in std::mem::take(&mut self.notified) {
+        for (name, d) in std::mem::take(&mut self.notified) {
             if is_template(&name) || known.contains(&name.as_str()) {
                 continue;
             }
-            let d = self
-                .diag(
-                    span,
-                    format!("handler `{name}` is notified but the play has no handler or `listen` topic of that name"),
-                )
-                .with_width(width)
-                .suggest(&name, known.iter().copied());
-            self.errors.push(d);
+            self.errors.push(d.suggest(&name, known.iter().copied()));
         }
     }
 
@@ -458,8 +491,13 @@ impl Compiler<'_> {
         let mut names = Vec::new();
         for item in items {
             if let Some(name) = self.scalar_string(item) {
-                self.notified
-                    .push((name.clone(), item.span, node_width(item)));
+                let d = self
+                    .diag(
+                        item.span,
+                        format!("handler `{name}` is notified but the play has no handler or `listen` topic of that name"),
+                    )
+                    .with_width(node_width(item));
+                self.notified.push((name.clone(), d));
                 names.push(name);
             }
         }
@@ -753,7 +791,7 @@ impl Compiler<'_> {
                 return None;
             }
         }
-        self.task(node, handler).map(Step::Task)
+        self.task(node, handler)
     }
 
     /// A `block` with its `rescue` and `always`; block keywords are pushed into its tasks.
@@ -850,7 +888,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn task(&mut self, node: &Node, handler: bool) -> Option<Task> {
+    fn task(&mut self, node: &Node, handler: bool) -> Option<Step> {
         let Some(entries) = node.as_map() else {
             self.error_at(
                 node,
@@ -943,6 +981,12 @@ impl Compiler<'_> {
             }
             return None;
         };
+        if let Some(kind) = IncludeKind::of(module_key) {
+            if self.errors.len() > errors_before {
+                return None;
+            }
+            return self.include(kind, node, module_key, module_value, &task);
+        }
         let resolved = if is_meta(module_key) {
             self.meta(module_value).map(|m| {
                 let name = module_key.as_str().unwrap_or("meta").to_string();
@@ -962,7 +1006,7 @@ impl Compiler<'_> {
             retries: task.retries.unwrap_or(3),
             delay_secs: task.delay.unwrap_or(5),
         });
-        Some(Task {
+        Some(Step::Task(Task {
             name: task.name,
             action,
             module,
@@ -983,8 +1027,9 @@ impl Compiler<'_> {
             environment: task.environment,
             retry,
             tags: task.tags,
+            role: self.role.clone(),
             location: self.location(node.span),
-        })
+        }))
     }
 
     fn meta(&mut self, node: &Node) -> Option<Meta> {
@@ -1010,7 +1055,10 @@ impl Compiler<'_> {
     ) -> Option<(&'n Node, &'n Node)> {
         let names_module = |n: &Node| {
             let name = n.as_str().unwrap_or_default();
-            name == "action" || is_meta(n) || tend_module_api::lookup(name).is_some()
+            name == "action"
+                || is_meta(n)
+                || IncludeKind::of(n).is_some()
+                || tend_module_api::lookup(name).is_some()
         };
         let name = key.as_str().unwrap_or_default();
         let is_module = names_module(key);

@@ -9,5 +9,5 @@ mod model;
 
 pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
 pub use model::{
-    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Step, Task,
+    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Role, Step, Task,
 };

@@ -47,6 +47,11 @@ pub struct Play {
     pub gather_facts: bool,
     /// Play `vars` then `vars_files`, in precedence order (later wins).
     pub vars: Map<String, Value>,
+    /// Defaults of the roles the play exposes (`roles:`, `import_role`): visible to every
+    /// task of the play at the lowest precedence, as Ansible exposes them at parse time.
+    pub role_defaults: Map<String, Value>,
+    /// Vars of those roles, above play vars.
+    pub role_vars: Map<String, Value>,
     pub privilege: Privilege,
     pub remote_user: Option<String>,
     pub check_mode: Option<bool>,
@@ -211,7 +216,23 @@ pub struct Task {
     pub environment: Map<String, Value>,
     pub retry: Option<Retry>,
     pub tags: Vec<String>,
+    /// The role the task comes from: its variables, defaults and files.
+    pub role: Option<Arc<Role>>,
     pub location: Location,
+}
+
+/// A role as its tasks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    /// The role's directory (`role_path`): `files/` and `templates/` resolve here first.
+    pub path: PathBuf,
+    /// `defaults/main.yml`: the lowest-precedence variables.
+    pub defaults: Map<String, Value>,
+    /// `vars/main.yml`: above play vars.
+    pub vars: Map<String, Value>,
+    /// Parameters given where the role is used (`roles: [{role: x, port: 80}]`).
+    pub params: Map<String, Value>,
 }
 
 impl Task {
@@ -268,6 +289,9 @@ impl fmt::Debug for Task {
         }
         if let Some(r) = &self.retry {
             s.field("retry", r);
+        }
+        if let Some(r) = &self.role {
+            s.field("role", &r.name);
         }
         s.field("at", &self.location).finish()
     }

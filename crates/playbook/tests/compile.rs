@@ -668,12 +668,31 @@ fn unsupported_delegate_to() {
 }
 
 #[test]
-fn unsupported_block() {
-    assert_errors!(
+fn blocks_push_their_keywords_into_their_tasks() {
+    let p = plan(
         r#"- hosts: all
   tasks:
     - block:
         - debug: msg=hi
+          when: b
+      rescue:
+        - debug: msg=oops
+      always:
+        - meta: noop
+      when: a
+      become: true
+      vars: {x: 1}
+"#,
+    );
+    insta::assert_snapshot!(format!("{:#?}", p.plays[0].tasks));
+}
+
+#[test]
+fn rescue_without_block_is_an_error() {
+    assert_errors!(
+        r#"- hosts: all
+  tasks:
+    - debug: msg=hi
       rescue:
         - debug: msg=oops
 "#

@@ -141,11 +141,20 @@ fn run(args: RunArgs) -> Result<u8> {
     if failed {
         return Ok(EXIT_ERROR);
     }
-    let inventory = if args.inventory.is_empty() {
+    let mut inventory = if args.inventory.is_empty() {
         Inventory::empty()
     } else {
         Inventory::load_many(&args.inventory).map_err(|e| anyhow::anyhow!("{e}"))?
     };
+    let mut vars_dirs: Vec<&Path> = Vec::new();
+    for playbook in &playbooks {
+        if !vars_dirs.contains(&playbook.dir.as_path()) {
+            vars_dirs.push(&playbook.dir);
+            inventory
+                .add_playbook_vars_dir(&playbook.dir)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
     let extra_vars = parse_extra_vars(&args.extra_vars)?;
     if args.syntax_check {
         for p in &playbooks {

@@ -606,6 +606,8 @@ fn patterns_limit_extra_vars_and_group_vars() -> TestResult {
         "inventory/host_vars/h2.yml",
         "greeting: from-h2-host-vars\n",
     )?;
+    // group_vars beside the playbook rank above those of the inventory.
+    p.file("group_vars/db.yml", "greeting: from-playbook-group-vars\n")?;
     p.file(
         "site.yml",
         r#"
@@ -639,7 +641,7 @@ fn patterns_limit_extra_vars_and_group_vars() -> TestResult {
         || format!("h2 play2 {:?}", read(&lab, 1, "/tmp/play2")),
     )?;
     ensure(
-        read(&lab, 2, "/tmp/play2")?.as_deref() == Some("from-db-inline db\n"),
+        read(&lab, 2, "/tmp/play2")?.as_deref() == Some("from-playbook-group-vars db\n"),
         || format!("h3 play2 {:?}", read(&lab, 2, "/tmp/play2")),
     )?;
 

@@ -109,6 +109,18 @@ impl Inventory {
         Ok(Inventory::assemble(data, dir_vars))
     }
 
+    /// Adds the `group_vars/` and `host_vars/` beside a playbook. Ansible ranks them just
+    /// above the inventory's own (`group_vars/all` above the inventory's `all`, and so on),
+    /// which is where appending them to the per-source list puts them.
+    pub fn add_playbook_vars_dir(&mut self, dir: &Path) -> Result<(), InventoryError> {
+        if !dir.join("group_vars").is_dir() && !dir.join("host_vars").is_dir() {
+            return Ok(());
+        }
+        let vars = source::load_dir_vars(dir, &self.data)?;
+        self.dir_vars.push(vars);
+        Ok(())
+    }
+
     /// Parses a YAML inventory held in memory. `origin` names it in errors and becomes the
     /// hosts' `inventory_file`; no `group_vars/`/`host_vars/` are read.
     pub fn from_yaml_str(src: &str, origin: &Path) -> Result<Inventory, InventoryError> {

@@ -11,6 +11,7 @@ mod copy;
 mod debug;
 mod fail;
 mod file;
+mod include_vars;
 mod raw;
 mod set_fact;
 mod shell;

@@ -52,6 +52,7 @@ impl Controller for FakeController {
         let sub = match kind {
             SearchKind::Files => "files",
             SearchKind::Templates => "templates",
+            SearchKind::Vars => "vars",
         };
         let candidate = self.root.join(sub).join(name);
         if candidate.exists() {

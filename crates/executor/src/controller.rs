@@ -47,6 +47,7 @@ impl Controller for TaskController<'_> {
         let sub = match kind {
             SearchKind::Files => "files",
             SearchKind::Templates => "templates",
+            SearchKind::Vars => "vars",
         };
         let mut tried = Vec::new();
         for dir in self.search_dirs {

@@ -104,6 +104,8 @@ pub enum SearchKind {
     Files,
     /// `templates/` (template's `src`)
     Templates,
+    /// `vars/` (include_vars' `file`)
+    Vars,
 }
 
 /// Controller-side services for the module of one task on one host.

@@ -2,6 +2,7 @@
 //!
 //! Only this binary prints and decides exit codes; the libraries report through types.
 
+mod list;
 mod output;
 
 use std::io::IsTerminal;
@@ -94,6 +95,24 @@ struct RunArgs {
     /// Only compile the playbook(s) and report problems.
     #[arg(long = "syntax-check")]
     syntax_check: bool,
+    /// Only run tasks with these tags (comma-separated; repeatable).
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Skip tasks with these tags (comma-separated; repeatable).
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    skip_tags: Vec<String>,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task")]
+    start_at_task: Option<String>,
+    /// List the tasks that would run, then exit.
+    #[arg(long = "list-tasks")]
+    list_tasks: bool,
+    /// List the hosts each play would run on, then exit.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// List the tags of each play's tasks, then exit.
+    #[arg(long = "list-tags")]
+    list_tags: bool,
     /// More output (-v shows every result).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
@@ -162,6 +181,26 @@ fn run(args: RunArgs) -> Result<u8> {
         }
         return Ok(0);
     }
+    let only_tags = if args.tags.is_empty() {
+        vec!["all".to_string()]
+    } else {
+        args.tags.clone()
+    };
+    if args.list_tasks || args.list_hosts || args.list_tags {
+        let listing = list::Listing {
+            inventory: &inventory,
+            limit: args.limit.as_deref(),
+            tags: &only_tags,
+            skip_tags: &args.skip_tags,
+        };
+        for p in &playbooks {
+            print!(
+                "{}",
+                listing.render(p, args.list_hosts, args.list_tasks, args.list_tags)?
+            );
+        }
+        return Ok(0);
+    }
 
     let mut options = RunOptions::new(known_hosts_policy(&args));
     options.check = args.check;
@@ -175,6 +214,9 @@ fn run(args: RunArgs) -> Result<u8> {
     options.private_key_file = args.private_key.clone();
     options.connect_timeout = Duration::from_secs(args.timeout);
     options.force_handlers = args.force_handlers;
+    options.tags = only_tags;
+    options.skip_tags = args.skip_tags.clone();
+    options.start_at_task = args.start_at_task.clone();
     options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
     let ask = args.ask_key_passphrase
         || (options.key_passphrase.is_none()

@@ -9,6 +9,7 @@ mod controller;
 mod events;
 mod facts;
 mod run;
+mod tags;
 mod task;
 mod vars;
 
@@ -21,6 +22,7 @@ use tend_transport::{Connector, KnownHostsPolicy};
 
 pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status};
 pub use run::run_playbook;
+pub use tags::should_run;
 
 /// How a run behaves: the `tend run` flags, resolved.
 #[derive(Debug, Clone)]
@@ -43,6 +45,12 @@ pub struct RunOptions {
     pub known_hosts: KnownHostsPolicy,
     pub connect_timeout: Duration,
     pub force_handlers: bool,
+    /// `--tags`: run only tasks with these tags (`all` by default).
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `--start-at-task`: skip tasks until one with this name.
+    pub start_at_task: Option<String>,
 }
 
 impl RunOptions {
@@ -61,6 +69,9 @@ impl RunOptions {
             known_hosts,
             connect_timeout: Duration::from_secs(10),
             force_handlers: false,
+            tags: vec!["all".to_string()],
+            skip_tags: Vec::new(),
+            start_at_task: None,
         }
     }
 }

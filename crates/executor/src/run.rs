@@ -61,6 +61,8 @@ pub(crate) struct PlayContext<'a> {
     pub play_hosts_all: Vec<String>,
     pub groups: Value,
     pub search_dirs: Vec<PathBuf>,
+    /// `--start-at-task`: whether the named task has been reached (shared by all plays).
+    pub started: &'a std::sync::atomic::AtomicBool,
 }
 
 /// Runs every play of `playbook`. Host failures are in the summary; only a bad host
@@ -81,6 +83,7 @@ pub async fn run_playbook(
     let mut states: HashMap<String, HostState> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let groups = serde_json::to_value(inventory.groups()).unwrap_or(Value::Null);
+    let started = std::sync::atomic::AtomicBool::new(options.start_at_task.is_none());
 
     for play in &playbook.plays {
         runtime.sink.event(Event::PlayStart {
@@ -119,6 +122,7 @@ pub async fn run_playbook(
             play_hosts_all: hosts.clone(),
             groups: groups.clone(),
             search_dirs: vec![playbook.dir.clone()],
+            started: &started,
         };
         run_play(&ctx, &mut play_states).await;
         for state in play_states {
@@ -131,9 +135,11 @@ pub async fn run_playbook(
             connection.shutdown().await;
         }
     }
+    // Like Ansible's recap, only hosts that something happened to are listed.
     let hosts = order
         .into_iter()
         .filter_map(|h| states.remove(&h).map(|s| (h, s.stats)))
+        .filter(|(_, s)| *s != HostStats::default())
         .collect();
     Ok(RunSummary { hosts })
 }
@@ -217,6 +223,7 @@ fn run_steps<'a>(
                 break;
             }
             let flow = match step {
+                Step::Task(task) if !selected(ctx, task) => Flow::Continue,
                 Step::Task(task) => match task.module {
                     Action::Meta(meta) => run_meta(ctx, task, meta, hosts, scope).await,
                     Action::Module(_) => {
@@ -236,6 +243,19 @@ fn run_steps<'a>(
         }
         Flow::Continue
     })
+}
+
+/// Whether `--tags`, `--skip-tags` and `--start-at-task` let a task run.
+fn selected(ctx: &PlayContext<'_>, task: &Task) -> bool {
+    use std::sync::atomic::Ordering;
+    if !ctx.started.load(Ordering::Relaxed) {
+        let wanted = ctx.options.start_at_task.as_deref().unwrap_or_default();
+        if task.display_name() != wanted && display_name(ctx, task) != wanted {
+            return false;
+        }
+        ctx.started.store(true, Ordering::Relaxed);
+    }
+    crate::tags::should_run(&task.tags, &ctx.options.tags, &ctx.options.skip_tags)
 }
 
 /// `block`, then `rescue` for the hosts that failed in it, then `always` for everyone who

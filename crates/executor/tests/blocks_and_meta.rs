@@ -271,3 +271,64 @@ fn environment_is_exported_for_the_task() {
         cmds[0]
     );
 }
+
+#[test]
+fn tags_select_tasks_like_ansible() {
+    let playbook = r#"
+- hosts: all
+  gather_facts: false
+  tags: [play]
+  tasks:
+    - name: web
+      debug: msg=web
+      tags: web
+    - name: db
+      debug: msg=db
+      tags: [db]
+    - name: always
+      debug: msg=always
+      tags: always
+    - name: never
+      debug: msg=never
+      tags: [never, debug]
+"#;
+    let run = |only: &[&str], skip: &[&str]| {
+        let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+        let skip: Vec<String> = skip.iter().map(|s| s.to_string()).collect();
+        Scenario::new(playbook)
+            .inventory("h1\n")
+            .options(move |o| {
+                o.tags = only;
+                o.skip_tags = skip;
+            })
+            .run()
+            .started()
+    };
+    assert_eq!(run(&["all"], &[]), vec!["web", "db", "always"]);
+    assert_eq!(run(&["web"], &[]), vec!["web", "always"]);
+    assert_eq!(run(&["debug"], &[]), vec!["always", "never"]);
+    assert_eq!(run(&["all"], &["db"]), vec!["web", "always"]);
+    // Play tags reach every task, `never` ones included once a tag names them.
+    assert_eq!(run(&["play"], &["always"]), vec!["web", "db", "never"]);
+}
+
+#[test]
+fn start_at_task_skips_what_comes_before() {
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: one
+      debug: msg=1
+    - name: two
+      debug: msg=2
+    - name: three
+      debug: msg=3
+"#,
+    )
+    .inventory("h1\n")
+    .options(|o| o.start_at_task = Some("two".into()))
+    .run();
+    assert_eq!(ran.started(), vec!["two", "three"]);
+}

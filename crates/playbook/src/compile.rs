@@ -374,6 +374,7 @@ impl Compiler<'_> {
             diff: None,
             ignore_errors: false,
             force_handlers: false,
+            tags: Vec::new(),
             pre_tasks: Vec::new(),
             tasks: Vec::new(),
             post_tasks: Vec::new(),
@@ -383,6 +384,7 @@ impl Compiler<'_> {
         let mut saw_hosts = false;
         let mut handlers_broken = false;
         let mut role_steps = Vec::new();
+        let mut play_tags = Vec::new();
         self.notified.clear();
         self.roles_seen.clear();
         self.role_handlers.clear();
@@ -419,7 +421,8 @@ impl Compiler<'_> {
                 "ignore_errors" => play.ignore_errors = self.boolean(value).unwrap_or(false),
                 "force_handlers" => play.force_handlers = self.boolean(value).unwrap_or(false),
                 "strategy" if value.as_str() == Some("linear") => {}
-                "gather_subset" | "gather_timeout" | "tags" | "collections" | "no_log" => {}
+                "tags" => play_tags = self.string_list(value),
+                "gather_subset" | "gather_timeout" | "collections" | "no_log" => {}
                 k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
                         key,
@@ -437,6 +440,23 @@ impl Compiler<'_> {
         }
         if !saw_hosts {
             self.error(node.span, "the play has no `hosts`");
+        }
+        // Play tags apply to every task of the play.
+        if !play_tags.is_empty() {
+            let parts = TaskParts {
+                tags: play_tags.clone(),
+                ..TaskParts::default()
+            };
+            for step in play
+                .pre_tasks
+                .iter_mut()
+                .chain(&mut play.tasks)
+                .chain(&mut play.post_tasks)
+                .chain(&mut role_steps)
+            {
+                inherit(step, &parts);
+            }
+            play.tags = play_tags;
         }
         // Roles run before the play's tasks, and their handlers come before the play's.
         role_steps.append(&mut play.tasks);

@@ -58,6 +58,8 @@ pub struct Play {
     pub diff: Option<bool>,
     pub ignore_errors: bool,
     pub force_handlers: bool,
+    /// The play's own `tags` (already inherited by its tasks), for `--list-tasks`.
+    pub tags: Vec<String>,
     pub pre_tasks: Vec<Step>,
     pub tasks: Vec<Step>,
     pub post_tasks: Vec<Step>,
@@ -86,6 +88,9 @@ impl Privilege {
 }
 
 /// An entry of a task list: a task, or a block of them.
+// Steps are built once by the compiler and only read afterwards; boxing tasks would cost an
+// indirection on every visit for no memory that matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     Task(Task),

@@ -37,13 +37,13 @@ struct Cli {
 enum Command {
     /// Run a playbook against an inventory (like ansible-playbook).
     Run(RunArgs),
+    /// Run one module on the hosts matching a pattern (like the `ansible` command).
+    Adhoc(AdhocArgs),
 }
 
+/// Options shared by `run` and `adhoc`: where hosts are and how to reach them.
 #[derive(Args)]
-struct RunArgs {
-    /// Playbook file(s), run in order.
-    #[arg(required = true)]
-    playbooks: Vec<PathBuf>,
+struct CommonArgs {
     /// Inventory file, directory or comma-separated host list; repeatable.
     #[arg(short = 'i', long = "inventory")]
     inventory: Vec<String>,
@@ -89,6 +89,18 @@ struct RunArgs {
     /// Connection timeout in seconds.
     #[arg(short = 'T', long = "timeout", default_value_t = 10)]
     timeout: u64,
+    /// More output (-v shows every result).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Playbook file(s), run in order.
+    #[arg(required = true)]
+    playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Run handlers even on hosts that failed.
     #[arg(long = "force-handlers")]
     force_handlers: bool,
@@ -113,9 +125,23 @@ struct RunArgs {
     /// List the tags of each play's tasks, then exit.
     #[arg(long = "list-tags")]
     list_tags: bool,
-    /// More output (-v shows every result).
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    verbose: u8,
+}
+
+#[derive(Args)]
+struct AdhocArgs {
+    /// Host pattern, e.g. `web:&prod`.
+    pattern: String,
+    /// The module to run.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    module: String,
+    /// The module's arguments: `key=value` words, or a command for command/shell/raw.
+    #[arg(short = 'a', long = "args", default_value = "")]
+    args: String,
+    /// Gather facts first (off by default, as with `ansible`).
+    #[arg(long = "gather-facts")]
+    gather_facts: bool,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() -> ExitCode {
@@ -133,14 +159,16 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
-        Command::Run(args) => match run(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("{e:#}");
-                ExitCode::from(EXIT_ERROR)
-            }
-        },
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Adhoc(args) => adhoc(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
     }
 }
 
@@ -160,11 +188,7 @@ fn run(args: RunArgs) -> Result<u8> {
     if failed {
         return Ok(EXIT_ERROR);
     }
-    let mut inventory = if args.inventory.is_empty() {
-        Inventory::empty()
-    } else {
-        Inventory::load_many(&args.inventory).map_err(|e| anyhow::anyhow!("{e}"))?
-    };
+    let mut inventory = load_inventory(&args.common)?;
     let mut vars_dirs: Vec<&Path> = Vec::new();
     for playbook in &playbooks {
         if !vars_dirs.contains(&playbook.dir.as_path()) {
@@ -174,24 +198,25 @@ fn run(args: RunArgs) -> Result<u8> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
-    let extra_vars = parse_extra_vars(&args.extra_vars)?;
+    let mut options = run_options(&args.common, &inventory)?;
     if args.syntax_check {
         for p in &playbooks {
             println!("\nplaybook: {}", p.path.display());
         }
         return Ok(0);
     }
-    let only_tags = if args.tags.is_empty() {
-        vec!["all".to_string()]
-    } else {
-        args.tags.clone()
-    };
+    if !args.tags.is_empty() {
+        options.tags = args.tags.clone();
+    }
+    options.skip_tags = args.skip_tags.clone();
+    options.start_at_task = args.start_at_task.clone();
+    options.force_handlers = args.force_handlers;
     if args.list_tasks || args.list_hosts || args.list_tags {
         let listing = list::Listing {
             inventory: &inventory,
-            limit: args.limit.as_deref(),
-            tags: &only_tags,
-            skip_tags: &args.skip_tags,
+            limit: args.common.limit.as_deref(),
+            tags: &options.tags,
+            skip_tags: &options.skip_tags,
         };
         for p in &playbooks {
             print!(
@@ -201,54 +226,107 @@ fn run(args: RunArgs) -> Result<u8> {
         }
         return Ok(0);
     }
+    let printer = Arc::new(output::Printer::stdout(args.common.verbose));
+    let summary = execute(&playbooks, &inventory, &options, printer.clone())?;
+    printer.recap(&summary);
+    Ok(summary.exit_code() as u8)
+}
 
-    let mut options = RunOptions::new(known_hosts_policy(&args));
-    options.check = args.check;
-    options.diff = args.diff;
-    options.forks = args.forks.max(1);
-    options.limit = args.limit.clone();
-    options.extra_vars = extra_vars;
-    options.become_ = args.become_;
-    options.become_user = args.become_user.clone();
-    options.remote_user = args.user.clone();
-    options.private_key_file = args.private_key.clone();
-    options.connect_timeout = Duration::from_secs(args.timeout);
-    options.force_handlers = args.force_handlers;
-    options.tags = only_tags;
-    options.skip_tags = args.skip_tags.clone();
-    options.start_at_task = args.start_at_task.clone();
+/// `tend adhoc PATTERN -m MODULE -a ARGS`: a one-task playbook, compiled like any other.
+fn adhoc(args: AdhocArgs) -> Result<u8> {
+    let module_args = if args.args.trim().is_empty() {
+        "{}".to_string()
+    } else {
+        serde_json::to_string(&args.args)?
+    };
+    let source = format!(
+        "- hosts: {}\n  gather_facts: {}\n  tasks:\n    - {}: {}\n",
+        serde_json::to_string(&args.pattern)?,
+        args.gather_facts,
+        args.module,
+        module_args
+    );
+    let playbook = match tend_playbook::compile_playbook(Path::new("<adhoc>"), &source) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(EXIT_ERROR);
+        }
+    };
+    let inventory = load_inventory(&args.common)?;
+    let options = run_options(&args.common, &inventory)?;
+    let printer = Arc::new(output::AdhocPrinter::stdout(args.common.verbose));
+    let summary = execute(
+        std::slice::from_ref(&playbook),
+        &inventory,
+        &options,
+        printer,
+    )?;
+    if summary.hosts.is_empty() {
+        eprintln!("[WARNING]: No hosts matched, nothing to do");
+    }
+    Ok(summary.exit_code() as u8)
+}
+
+fn load_inventory(common: &CommonArgs) -> Result<Inventory> {
+    if common.inventory.is_empty() {
+        Ok(Inventory::empty())
+    } else {
+        Inventory::load_many(&common.inventory).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+fn run_options(common: &CommonArgs, inventory: &Inventory) -> Result<RunOptions> {
+    let mut options = RunOptions::new(known_hosts_policy(common));
+    options.check = common.check;
+    options.diff = common.diff;
+    options.forks = common.forks.max(1);
+    options.limit = common.limit.clone();
+    options.extra_vars = parse_extra_vars(&common.extra_vars)?;
+    options.become_ = common.become_;
+    options.become_user = common.become_user.clone();
+    options.remote_user = common.user.clone();
+    options.private_key_file = common.private_key.clone();
+    options.connect_timeout = Duration::from_secs(common.timeout);
     options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
-    let ask = args.ask_key_passphrase
+    let ask = common.ask_key_passphrase
         || (options.key_passphrase.is_none()
             && std::io::stdin().is_terminal()
-            && encrypted_key_in_use(&inventory, args.private_key.as_deref()));
+            && encrypted_key_in_use(inventory, common.private_key.as_deref()));
     if ask {
         options.key_passphrase = Some(
             rpassword::prompt_password("SSH key passphrase: ")
                 .context("reading the key passphrase")?,
         );
     }
+    Ok(options)
+}
 
-    let printer = Arc::new(output::Printer::stdout(args.verbose));
+/// Runs compiled playbooks in order and adds up their counts.
+fn execute(
+    playbooks: &[tend_playbook::Playbook],
+    inventory: &Inventory,
+    options: &RunOptions,
+    sink: Arc<dyn tend_executor::EventSink>,
+) -> Result<tend_executor::RunSummary> {
     let runtime = Runtime {
         connector: Arc::new(tend_ssh::SshConnector::new()),
-        sink: printer.clone(),
+        sink,
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let mut summary = tend_executor::RunSummary::default();
-    for playbook in &playbooks {
+    for playbook in playbooks {
         let s = tokio
             .block_on(tend_executor::run_playbook(
-                playbook, &inventory, &options, &runtime,
+                playbook, inventory, options, &runtime,
             ))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         merge(&mut summary, s);
     }
-    printer.recap(&summary);
-    Ok(summary.exit_code() as u8)
+    Ok(summary)
 }
 
 fn merge(into: &mut tend_executor::RunSummary, from: tend_executor::RunSummary) {
@@ -284,7 +362,7 @@ fn encrypted_key_in_use(inventory: &Inventory, cli_key: Option<&Path>) -> bool {
         .any(|path| tend_ssh::key_is_encrypted(&path).unwrap_or(false))
 }
 
-fn known_hosts_policy(args: &RunArgs) -> KnownHostsPolicy {
+fn known_hosts_policy(args: &CommonArgs) -> KnownHostsPolicy {
     let files = if args.known_hosts.is_empty() {
         let mut files = Vec::new();
         if let Some(home) = std::env::var_os("HOME") {

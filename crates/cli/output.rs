@@ -189,9 +189,12 @@ impl EventSink for Printer {
     }
 }
 
-/// Keys sorted, as Ansible's callback dumps results.
+/// Keys sorted, as Ansible's callback dumps results; `failed: false` is not shown.
 fn sorted(result: &Map<String, Value>) -> Value {
-    let mut keys: Vec<&String> = result.keys().collect();
+    let mut keys: Vec<&String> = result
+        .keys()
+        .filter(|k| !(k.as_str() == "failed" && result[k.as_str()] == Value::Bool(false)))
+        .collect();
     keys.sort();
     Value::Object(
         keys.into_iter()
@@ -287,4 +290,79 @@ pub fn render_diff(diff: &Diff) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Prints `tend adhoc` results the way the `ansible` command does: one block per host.
+pub struct AdhocPrinter {
+    inner: Printer,
+}
+
+impl AdhocPrinter {
+    pub fn stdout(verbosity: u8) -> Self {
+        AdhocPrinter {
+            inner: Printer::stdout(verbosity),
+        }
+    }
+}
+
+impl EventSink for AdhocPrinter {
+    fn event(&self, event: Event) {
+        let r = match event {
+            Event::TaskResult(r) | Event::ItemResult(r) => r,
+            Event::Warning(w) => return self.inner.write(&format!("[WARNING]: {w}\n")),
+            _ => return,
+        };
+        let mut text = String::new();
+        for diff in &r.diffs {
+            text.push_str(&render_diff(diff));
+        }
+        let command_like = r.result.contains_key("rc") && r.result.contains_key("stdout");
+        let (word, color) = match r.status {
+            Status::Ok => ("SUCCESS", Color::Green),
+            Status::Changed => ("CHANGED", Color::Yellow),
+            Status::Skipped => ("SKIPPED", Color::Cyan),
+            Status::Failed if command_like => ("FAILED", Color::Red),
+            Status::Failed => ("FAILED!", Color::Red),
+            Status::Unreachable => ("UNREACHABLE!", Color::Red),
+        };
+        let line = if r.status == Status::Skipped {
+            format!("{} | {word}", r.host)
+        } else if command_like && r.status != Status::Unreachable {
+            let text_of = |k: &str| {
+                r.result
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut body = text_of("stdout");
+            let stderr = text_of("stderr");
+            if !stderr.is_empty() {
+                if !body.is_empty() {
+                    body.push('\n');
+                }
+                body.push_str(&stderr);
+            }
+            if r.status == Status::Failed {
+                if let Some(msg) = r.result.get("msg").and_then(Value::as_str) {
+                    body.push_str(msg);
+                }
+            }
+            let rc = r.result.get("rc").cloned().unwrap_or(Value::Null);
+            format!("{} | {word} | rc={rc} >>\n{body}", r.host)
+        } else {
+            format!("{} | {word} => {}", r.host, pretty(&clean_debug_if(&r)))
+        };
+        text.push_str(&self.inner.paint(color, &line));
+        text.push('\n');
+        self.inner.write(&text);
+    }
+}
+
+fn clean_debug_if(r: &HostResult) -> Map<String, Value> {
+    if r.verbose_always {
+        clean_debug(&r.result)
+    } else {
+        r.result.clone()
+    }
 }

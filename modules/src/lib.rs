@@ -12,6 +12,7 @@ mod debug;
 mod fail;
 mod file;
 mod include_vars;
+mod ping;
 mod raw;
 mod set_fact;
 mod shell;

@@ -31,6 +31,7 @@ pub fn all() -> Vec<Case> {
         undefined_variable_fails_the_task_naming_it,
         roles_project_applies_and_is_idempotent,
         block_rescue_always_on_real_hosts,
+        adhoc_runs_one_module_on_matching_hosts,
     ]
 }
 
@@ -864,5 +865,37 @@ fn block_rescue_always_on_real_hosts() -> TestResult {
         read(&lab, 0, "/tmp/always")?.is_some() && read(&lab, 1, "/tmp/always")?.is_some(),
         || "always ran".into(),
     )?;
+    Ok(())
+}
+
+fn adhoc_runs_one_module_on_matching_hosts() -> TestResult {
+    let lab = lab(2)?;
+    let adhoc = |args: &[&str]| -> Result<crate::support::Output> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("adhoc")
+            .args(args)
+            .arg("-i")
+            .arg(lab.inventory_ini())
+            .arg("--known-hosts")
+            .arg(lab.known_hosts())
+            .env("NO_COLOR", "1")
+            .output()?;
+        Ok(crate::support::Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    };
+    let ping = adhoc(&["all", "-m", "ping"])?;
+    ping.expect_code(0)?;
+    ping.assert_stdout_contains("h1 | SUCCESS => {")?;
+    ping.assert_stdout_contains("\"ping\": \"pong\"")?;
+    let shell = adhoc(&["h2", "-m", "shell", "-a", "hostname; echo done"])?;
+    shell.expect_code(0)?;
+    shell.assert_stdout_contains("h2 | CHANGED | rc=0 >>\nh2\ndone")?;
+    ensure(!shell.stdout.contains("h1 |"), || "h1 matched h2".into())?;
+    let failing = adhoc(&["all", "-a", "test -e /nope"])?;
+    failing.expect_code(2)?;
+    failing.assert_stdout_contains("| FAILED | rc=1 >>")?;
     Ok(())
 }

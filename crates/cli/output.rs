@@ -104,6 +104,10 @@ impl Printer {
         for diff in &r.diffs {
             text.push_str(&render_diff(diff));
         }
+        let target = match &r.delegated_to {
+            Some(d) => format!("{} -> {d}", r.host),
+            None => r.host.clone(),
+        };
         let item = r
             .item
             .as_ref()
@@ -124,7 +128,7 @@ impl Printer {
                 } else {
                     String::new()
                 };
-                self.paint(color, &format!("{word}: [{}]{item}{body}", r.host))
+                self.paint(color, &format!("{word}: [{target}]{item}{body}"))
             }
             Status::Failed if is_item => self.paint(
                 Color::Red,
@@ -137,7 +141,7 @@ impl Printer {
             ),
             Status::Failed => self.paint(
                 Color::Red,
-                &format!("fatal: [{}]: FAILED! => {}", r.host, compact(&r.result)),
+                &format!("fatal: [{target}]: FAILED! => {}", compact(&r.result)),
             ),
             Status::Unreachable => self.paint(
                 Color::Red,

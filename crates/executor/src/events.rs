@@ -17,6 +17,8 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct HostResult {
     pub host: String,
+    /// Where the task ran instead (`delegate_to`), shown as `[host -> other]`.
+    pub delegated_to: Option<String>,
     pub status: Status,
     /// The loop item's label, for item results.
     pub item: Option<String>,

@@ -40,6 +40,8 @@ pub(crate) struct HostState {
     pub last_failure: Option<(Value, Map<String, Value>)>,
     /// Handlers (by index in the play) notified since the last flush.
     pub notified: BTreeSet<usize>,
+    /// While a delegated task runs: where it runs, for the `[host -> other]` display.
+    pub delegated_to: Option<String>,
     pub stats: HostStats,
 }
 
@@ -63,6 +65,8 @@ pub(crate) struct PlayContext<'a> {
     pub search_dirs: Vec<PathBuf>,
     /// `--start-at-task`: whether the named task has been reached (shared by all plays).
     pub started: &'a std::sync::atomic::AtomicBool,
+    /// Connections to hosts that tasks are delegated to, one per host for the play.
+    pub delegates: std::sync::Mutex<HashMap<String, Arc<LazyConnection>>>,
 }
 
 /// Runs every play of `playbook`. Host failures are in the summary; only a bad host
@@ -123,8 +127,17 @@ pub async fn run_playbook(
             groups: groups.clone(),
             search_dirs: vec![playbook.dir.clone()],
             started: &started,
+            delegates: std::sync::Mutex::default(),
         };
         run_play(&ctx, &mut play_states).await;
+        let delegates: Vec<Arc<LazyConnection>> = ctx
+            .delegates
+            .lock()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default();
+        for connection in delegates {
+            connection.shutdown().await;
+        }
         for state in play_states {
             states.insert(state.name.clone(), state);
         }
@@ -135,6 +148,7 @@ pub async fn run_playbook(
             connection.shutdown().await;
         }
     }
+
     // Like Ansible's recap, only hosts that something happened to are listed.
     let hosts = order
         .into_iter()
@@ -157,6 +171,7 @@ fn new_host(inventory: &Inventory, name: &str) -> HostState {
         rescue_depth: 0,
         last_failure: None,
         notified: BTreeSet::new(),
+        delegated_to: None,
         stats: HostStats::default(),
     }
 }
@@ -226,6 +241,10 @@ fn run_steps<'a>(
                 Step::Task(task) if !selected(ctx, task) => Flow::Continue,
                 Step::Task(task) => match task.module {
                     Action::Meta(meta) => run_meta(ctx, task, meta, hosts, scope).await,
+                    Action::Module(_) if task.run_once => {
+                        run_once(ctx, task, hosts, scope).await;
+                        Flow::Continue
+                    }
                     Action::Module(_) => {
                         let name = display_name(ctx, task);
                         run_on_hosts(ctx, hosts, scope, &name, false, |ctx, host, play_hosts| {
@@ -243,6 +262,64 @@ fn run_steps<'a>(
         }
         Flow::Continue
     })
+}
+
+/// `run_once`: the first host in scope runs the task; what it registers and sets is given
+/// to every other host, and a failure fails them all, as in Ansible.
+async fn run_once(ctx: &PlayContext<'_>, task: &Task, hosts: &mut [HostState], scope: &[bool]) {
+    let Some(first) = hosts.iter().zip(scope).position(|(h, s)| *s && h.active()) else {
+        return;
+    };
+    let before = hosts[first].host_vars.clone();
+    let mut only = vec![false; hosts.len()];
+    only[first] = true;
+    let name = display_name(ctx, task);
+    run_on_hosts(ctx, hosts, &only, &name, false, |ctx, host, play_hosts| {
+        Box::pin(run_task(ctx, task, host, play_hosts))
+    })
+    .await;
+    let runner = &hosts[first];
+    let failed = runner.failed;
+    let set: Vec<(String, Value)> = runner
+        .host_vars
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let ignore = task.ignore_errors || ctx.play.ignore_errors;
+    for (i, (h, s)) in hosts.iter_mut().zip(scope).enumerate() {
+        if i == first || !*s || !h.active() {
+            continue;
+        }
+        for (k, v) in &set {
+            h.host_vars.insert(k.clone(), v.clone());
+        }
+        if failed && !ignore {
+            h.failed = true;
+        }
+    }
+}
+
+/// The connection for a host a task is delegated to, shared by the play.
+pub(crate) fn delegate_connection(ctx: &PlayContext<'_>, target: &str) -> Arc<LazyConnection> {
+    let mut delegates = match ctx.delegates.lock() {
+        Ok(d) => d,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    delegates
+        .entry(target.to_string())
+        .or_insert_with(|| {
+            let spec = connection_spec(
+                target,
+                &ctx.inventory.host_vars(target),
+                &ctx.play.vars,
+                ctx.play.remote_user.as_deref(),
+                ctx.options,
+                ctx.templater,
+            );
+            Arc::new(LazyConnection::new(ctx.runtime.connector.clone(), spec))
+        })
+        .clone()
 }
 
 /// Whether `--tags`, `--skip-tags` and `--start-at-task` let a task run.
@@ -603,6 +680,7 @@ pub(crate) fn emit(
 ) {
     let r = HostResult {
         host: host.name.clone(),
+        delegated_to: host.delegated_to.clone(),
         status,
         item: item.clone(),
         ignored,

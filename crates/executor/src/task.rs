@@ -160,11 +160,31 @@ pub(crate) async fn run_task(
         return;
     };
     let vars = TaskVars::new(ctx, task, host, &play_hosts);
+    let delegated_to = match &task.delegate_to {
+        None => None,
+        Some(raw) => match ctx
+            .templater
+            .render_str(raw, &Value::Object(vars.resolved.clone()))
+        {
+            Ok(target) => Some(plain(&target)).filter(|t| *t != host.name),
+            Err(e) => {
+                let msg = format!(
+                    "error while templating `delegate_to`: {}",
+                    explain(&e, &vars.unresolved)
+                );
+                return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host);
+            }
+        },
+    };
     let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
         become_: Some(ctx.options.become_),
         become_user: ctx.options.become_user.clone(),
     });
-    let mut transport: Arc<dyn Transport> = connection(ctx, host);
+    host.delegated_to = delegated_to.clone();
+    let mut transport: Arc<dyn Transport> = match &delegated_to {
+        Some(target) => crate::run::delegate_connection(ctx, target),
+        None => connection(ctx, host),
+    };
     if privilege.become_ == Some(true) {
         let user = privilege.become_user.unwrap_or_else(|| "root".into());
         transport = Arc::new(BecomeTransport::new(transport, user));
@@ -493,6 +513,7 @@ impl TaskRun {
             ignored,
             debug,
         );
+        host.delegated_to = None;
     }
 }
 

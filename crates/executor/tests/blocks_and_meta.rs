@@ -332,3 +332,52 @@ fn start_at_task_skips_what_comes_before() {
     .run();
     assert_eq!(ran.started(), vec!["two", "three"]);
 }
+
+#[test]
+fn run_once_runs_on_the_first_host_and_shares_the_result() {
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: once
+      command: /bin/once
+      register: r
+      run_once: true
+    - name: show
+      debug: var=r.stdout
+"#,
+    )
+    .script(|_, cmd| {
+        if cmd.contains("/bin/once") {
+            ok("token")
+        } else {
+            ok("")
+        }
+    })
+    .run();
+    assert_eq!(ran.hosts_of("once"), vec!["h1"]);
+    assert_eq!(ran.commands_with("h2", "/bin/once").len(), 0);
+    assert_eq!(ran.shown("show", "h2", "r.stdout"), "token");
+}
+
+#[test]
+fn delegate_to_runs_on_the_other_host_with_this_hosts_vars() {
+    let ran = Scenario::new(
+        r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: register with the balancer
+      command: /bin/add {{ inventory_hostname }}
+      delegate_to: lb
+"#,
+    )
+    .inventory("[web]\nh1\nh2\n[balancers]\nlb\n")
+    .run();
+    assert_eq!(ran.commands_with("lb", "/bin/add").len(), 2);
+    assert!(ran.commands_with("lb", "/bin/add h1").len() == 1);
+    assert!(ran.commands_with("h1", "/bin/add").is_empty());
+    let r = ran.result("register with the balancer", "h1");
+    assert_eq!(r.delegated_to.as_deref(), Some("lb"));
+}

@@ -111,18 +111,18 @@ const TASK_KEYWORDS: &[&str] = &[
     "debugger",
     "become_flags",
     "become_exe",
+    "block",
+    "rescue",
+    "always",
 ];
 
 /// Keywords tend parses but does not run yet: refusing them beats silently ignoring them.
 const TASK_KEYWORDS_NOT_YET: &[&str] = &[
-    "delegate_to",
     "delegate_facts",
-    "run_once",
     "async",
     "poll",
     "throttle",
     "timeout",
-    "local_action",
     "remote_user",
     "connection",
     "ignore_unreachable",
@@ -132,9 +132,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
     "debugger",
     "become_flags",
     "become_exe",
-    "block",
-    "rescue",
-    "always",
 ];
 
 const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
@@ -929,6 +926,17 @@ impl Compiler<'_> {
                 "name" => task.name = self.scalar_string(value),
                 "args" => extra_args = Some(value),
                 "action" => action = self.pick_action(action, key, value),
+                "local_action" => {
+                    action = self.pick_action(action, key, value);
+                    task.delegate_to = Some("localhost".into());
+                }
+                "delegate_to" => task.delegate_to = self.scalar_string(value),
+                "run_once" => task.run_once = self.boolean(value).unwrap_or(false),
+                "delegate_facts" => {
+                    if self.boolean(value) == Some(true) {
+                        self.error_at(key, "`delegate_facts: true` is not supported by tend yet");
+                    }
+                }
                 "when" => task.when = self.conditions(value),
                 "changed_when" => task.changed_when = Some(self.conditions(value)),
                 "failed_when" => task.failed_when = Some(self.conditions(value)),
@@ -1045,6 +1053,8 @@ impl Compiler<'_> {
             diff: task.diff,
             vars: task.vars,
             environment: task.environment,
+            delegate_to: task.delegate_to,
+            run_once: task.run_once,
             retry,
             tags: task.tags,
             role: self.role.clone(),
@@ -1076,6 +1086,7 @@ impl Compiler<'_> {
         let names_module = |n: &Node| {
             let name = n.as_str().unwrap_or_default();
             name == "action"
+                || name == "local_action"
                 || is_meta(n)
                 || IncludeKind::of(n).is_some()
                 || tend_module_api::lookup(name).is_some()
@@ -1174,7 +1185,11 @@ impl Compiler<'_> {
         &'static dyn tend_module_api::DynModule,
         Map<String, Value>,
     )> {
-        let key_name = key.as_str().unwrap_or_default();
+        let key_name = match key.as_str().unwrap_or_default() {
+            // `local_action` takes the same forms as `action`.
+            "local_action" => "action",
+            other => other,
+        };
         // `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
         let (name, name_node, inline): (String, &Node, Option<ArgsSource>) = if key_name == "action"
         {
@@ -1339,6 +1354,8 @@ struct TaskParts<'n> {
     /// The `loop_control` key and value.
     loop_control: Option<(&'n Node, &'n Node)>,
     environment: Map<String, Value>,
+    delegate_to: Option<String>,
+    run_once: bool,
     until: Option<Vec<String>>,
     retries: Option<u32>,
     delay: Option<u64>,

@@ -219,6 +219,11 @@ pub struct Task {
     pub vars: Map<String, Value>,
     /// `environment`: variables exported for the task's commands (templates unrendered).
     pub environment: Map<String, Value>,
+    /// `delegate_to` (or `local_action`): run on this host instead, with the task host's
+    /// variables. May be a template.
+    pub delegate_to: Option<String>,
+    /// `run_once`: run on the first host only; its result is given to every host.
+    pub run_once: bool,
     pub retry: Option<Retry>,
     pub tags: Vec<String>,
     /// The role the task comes from: its variables, defaults and files.
@@ -294,6 +299,12 @@ impl fmt::Debug for Task {
         }
         if let Some(r) = &self.retry {
             s.field("retry", r);
+        }
+        if let Some(d) = &self.delegate_to {
+            s.field("delegate_to", d);
+        }
+        if self.run_once {
+            s.field("run_once", &true);
         }
         if let Some(r) = &self.role {
             s.field("role", &r.name);

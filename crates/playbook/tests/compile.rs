@@ -657,14 +657,34 @@ fn notify_of_a_handler_that_does_not_compile() {
 }
 
 #[test]
-fn unsupported_delegate_to() {
+fn unsupported_delegate_facts() {
     assert_errors!(
         r#"- hosts: all
   tasks:
-    - command: uptime
-      delegate_to: localhost
+    - setup:
+      delegate_to: "{{ item }}"
+      delegate_facts: true
+      loop: "{{ groups['all'] }}"
 "#
     );
+}
+
+#[test]
+fn delegation_forms() {
+    let p = plan(
+        r#"- hosts: all
+  tasks:
+    - command: uptime
+      delegate_to: "{{ groups['lb'][0] }}"
+    - local_action: command echo hi
+    - local_action:
+        module: copy
+        content: x
+        dest: /tmp/x
+      run_once: true
+"#,
+    );
+    insta::assert_snapshot!(format!("{:#?}", p.plays[0].tasks));
 }
 
 #[test]

@@ -661,7 +661,7 @@ fn unsupported_delegate_facts() {
     assert_errors!(
         r#"- hosts: all
   tasks:
-    - setup:
+    - command: hostname
       delegate_to: "{{ item }}"
       delegate_facts: true
       loop: "{{ groups['all'] }}"

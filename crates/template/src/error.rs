@@ -29,6 +29,13 @@ pub enum TemplateError {
         type_name: String,
         value: String,
     },
+    /// A lookup plugin (`lookup()`, `query()`, a `with_<name>` loop) failed; `message` is the
+    /// plugin's own reason.
+    #[error("The lookup plugin '{plugin}' failed: {message}")]
+    LookupFailed { plugin: String, message: String },
+    /// `lookup()`/`query()` named a plugin tend does not provide.
+    #[error("The lookup plugin '{name}' was not found.")]
+    UnknownLookup { name: String },
 }
 
 fn undefined_message(name: &str, detail: &str) -> String {
@@ -67,6 +74,20 @@ pub(crate) fn convert(err: minijinja::Error, ctx: &ErrorContext<'_>) -> Template
     if err.kind() == ErrorKind::SyntaxError {
         return syntax_error(&err, ctx);
     }
+    // Functions such as `lookup()` fail with an already precise error, carried as the source.
+    if let Some(carried) = carried_error(&err) {
+        return carried;
+    }
+    if let Some(message) = unknown_name_message(&err) {
+        return TemplateError::Syntax {
+            message,
+            line: err
+                .line()
+                .filter(|_| ctx.report_line)
+                .map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
+            col: None,
+        };
+    }
     let detail = err.detail().unwrap_or_default().to_string();
     if let Some(name) = backticked_undefined(&detail) {
         return undefined_for(&name, ctx.vars);
@@ -89,7 +110,45 @@ pub(crate) fn convert(err: minijinja::Error, ctx: &ErrorContext<'_>) -> Template
     }
 }
 
+/// Wraps a [`TemplateError`] so that it survives the trip through minijinja (as the source of
+/// the error a function returns) and comes out of [`convert`] unchanged.
+pub(crate) fn carry(error: TemplateError) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, error.to_string()).with_source(error)
+}
+
+fn carried_error(err: &minijinja::Error) -> Option<TemplateError> {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<TemplateError>() {
+            return Some(found.clone());
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// Jinja2 rejects unknown filters and tests when compiling, with this wording; minijinja only
+/// notices when it reaches them.
+fn unknown_name_message(err: &minijinja::Error) -> Option<String> {
+    let kind = match err.kind() {
+        ErrorKind::UnknownFilter => "filter",
+        ErrorKind::UnknownTest => "test",
+        _ => return None,
+    };
+    let detail = err.detail().unwrap_or_default();
+    let name = detail
+        .strip_prefix(&format!("{kind} "))
+        .and_then(|rest| rest.strip_suffix(" is unknown"))?;
+    Some(format!("No {kind} named '{name}'."))
+}
+
 fn render_message(err: &minijinja::Error, ctx: &ErrorContext<'_>) -> String {
+    if err
+        .detail()
+        .is_some_and(|d| d.starts_with("tried to use % operator on unsupported types string"))
+    {
+        return crate::check::PERCENT_MESSAGE.to_string();
+    }
     let mut message = match (err.kind(), err.detail()) {
         // Our own filters report with this kind and a complete Ansible-style sentence.
         (ErrorKind::InvalidOperation, Some(detail)) => detail.to_string(),

@@ -378,7 +378,7 @@ pub fn convert_bool(v: &Value) -> Option<bool> {
 }
 
 /// Python `int(value)` / `int(text, base)`, `None` where Python raises.
-fn python_int(v: &Value, base: u32) -> Option<i64> {
+pub(crate) fn python_int(v: &Value, base: u32) -> Option<i64> {
     match v.kind() {
         ValueKind::Bool => Some(i64::from(v.is_true())),
         ValueKind::Number => {
@@ -394,7 +394,7 @@ fn python_int(v: &Value, base: u32) -> Option<i64> {
     }
 }
 
-fn parse_python_int(text: &str, base: u32) -> Option<i64> {
+pub(crate) fn parse_python_int(text: &str, base: u32) -> Option<i64> {
     let t = text.trim();
     let (negative, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -423,7 +423,7 @@ fn parse_python_int(text: &str, base: u32) -> Option<i64> {
 }
 
 /// Python `float(value)`, `None` where Python raises.
-fn python_float(v: &Value) -> Option<f64> {
+pub(crate) fn python_float(v: &Value) -> Option<f64> {
     match v.kind() {
         ValueKind::Bool => Some(if v.is_true() { 1.0 } else { 0.0 }),
         ValueKind::Number => f64::try_from(v.clone()).ok(),
@@ -1049,7 +1049,7 @@ pub fn dirname(p: &str) -> String {
 }
 
 /// `os.path.expanduser` on the controller: only `~` and `~/…` (from `$HOME`).
-fn expanduser(p: &str) -> String {
+pub(crate) fn expanduser(p: &str) -> String {
     if p == "~" || p.starts_with("~/") {
         if let Some(home) = std::env::var_os("HOME") {
             let home = home.to_string_lossy();
@@ -1119,7 +1119,7 @@ pub fn shell_quote(s: &str) -> String {
 
 // ---------------------------------------------------------------- data structures
 
-fn list_of(v: &Value) -> Result<Vec<Json>, Error> {
+pub(crate) fn list_of(v: &Value) -> Result<Vec<Json>, Error> {
     require_defined(v)?;
     match to_json_value(v)? {
         Json::Array(items) => Ok(items),

@@ -11,7 +11,16 @@
 //!   (`escape_backslashes`), not in statements, template files or conditionals;
 //! - conditionals must produce a boolean;
 //! - `to_yaml`/`to_nice_yaml`/`to_json` output is byte-for-byte that of PyYAML (libyaml) and
-//!   Python's `json`.
+//!   Python's `json`;
+//! - lookups (`lookup()`, `query()`/`q()`, [`Templater::run_lookup`] for `with_<name>`) run on
+//!   the controller; relative paths are searched in `role_path`, then `playbook_dir` (with
+//!   `files/` or `templates/` first), read from the variables; `password_hash` and the
+//!   password lookup's `encrypt` produce passlib's md5/sha256/sha512-crypt and bcrypt hashes;
+//! - unknown filters, tests and literally named lookups are reported by
+//!   [`Templater::check_template`], as Jinja2 reports them when compiling;
+//! - filters and tests also answer to `ansible.builtin.<name>` and `ansible.legacy.<name>`;
+//! - `random(seed=…)`, `shuffle(seed=…)` and the password lookup's `seed` reproduce Python's
+//!   `random.Random`, so seeded values equal Ansible's.
 //!
 //! Known deviations:
 //! - minijinja has no "strict but chainable" undefined: an undefined value under `not`, in a
@@ -20,16 +29,30 @@
 //! - `union`/`intersect`/`difference`/`symmetric_difference` keep first-seen order (Python's set
 //!   order is a hash order);
 //! - values are immutable: `list.append()`/`dict.update()` in templates have no effect;
-//! - the `%` string operator, `lookup`/`query`, `now()`, `password_hash`, `to_datetime`,
-//!   `strftime` and controller-filesystem tests are not provided;
+//! - minijinja has no operator hook, so Python's `'…' % values` formatting (refused by
+//!   `check_template` with a hint to use `format`) and datetime arithmetic (`date1 - date2`,
+//!   `.days`) are not provided; datetimes compare, format and have attributes;
+//! - lookups: `errors='warn'` behaves as `'ignore'` (no warning channel); `vars`, `varnames`
+//!   and `template` also see template locals (loop variables, `set`); `config`, `url`,
+//!   `unvault` and `inventory_hostnames` are not provided; `ini`/`csvfile` read UTF-8 only;
+//! - `strftime`'s `%Z` is `UTC` or a numeric offset for local time (chrono has no zone
+//!   abbreviations); `to_datetime` drops a `%z` offset;
+//! - `vault`, `unvault`, `from_yaml_all`, `wordwrap`, `xmlattr`, `urlize` and the `win_*` path
+//!   filters are not provided;
 //! - regular expressions use the `regex` crate: no lookaround or backreferences in patterns.
 
+mod check;
+mod crypt;
+mod datetime;
 mod error;
 mod filters;
 mod jinja_tests;
+mod lookup;
 mod methods;
+mod more_filters;
 mod pyfmt;
 mod pyjson;
+mod pyrandom;
 mod rewrite;
 mod version;
 mod yaml;
@@ -130,7 +153,63 @@ impl Templater {
         );
         filters::register(&mut env);
         jinja_tests::register(&mut env);
+        more_filters::register(&mut env);
+        lookup::register(&mut env);
+        env.add_function("now", datetime::now_function);
+        // Registered last: the aliases forward to whatever the names above resolve to.
+        more_filters::register_fqcn_aliases(&mut env);
         Templater { env }
+    }
+
+    /// Runs a lookup plugin as `query(name, *terms)` does, for `with_<name>` loops: `terms` is
+    /// the (already templated) loop value, a list of terms or a single one. Names may carry the
+    /// `ansible.builtin.`/`ansible.legacy.` prefix. Relative paths resolve against `role_path`
+    /// and `playbook_dir` from `vars`, else the current directory.
+    pub fn run_lookup(
+        &self,
+        name: &str,
+        terms: Json,
+        vars: &Json,
+    ) -> Result<Vec<Json>, TemplateError> {
+        self.run_lookup_for_action(name, terms, vars, "")
+    }
+
+    /// [`run_lookup`](Self::run_lookup) for a task whose action (module name, e.g.
+    /// `ansible.builtin.template`) is known: `with_first_found` then searches `templates/`,
+    /// `vars/` or `files/` as Ansible does for that action (`files/` when it is empty).
+    pub fn run_lookup_for_action(
+        &self,
+        name: &str,
+        terms: Json,
+        vars: &Json,
+        action: &str,
+    ) -> Result<Vec<Json>, TemplateError> {
+        let plugin = lookup::canonical(name).ok_or_else(|| TemplateError::UnknownLookup {
+            name: name.to_string(),
+        })?;
+        let terms = match terms {
+            Json::Array(items) => items,
+            other => vec![other],
+        };
+        let source = lookup::JsonVars(vars);
+        let scope = lookup::Scope {
+            env: &self.env,
+            vars: &source,
+            loop_action: Some(action),
+        };
+        match lookup::run_plugin(plugin, &terms, &serde_json::Map::new(), &scope) {
+            Ok(items) => Ok(items),
+            Err(lookup::Failure::Template(e)) => Err(e),
+            Err(lookup::Failure::Message(message)) => Err(TemplateError::LookupFailed {
+                plugin: name.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// The lookup plugins tend provides (bare names; see [`lookup_names`]).
+    pub fn lookup_names() -> &'static [&'static str] {
+        lookup_names()
     }
 
     /// Renders every string inside `value` recursively (map keys too). A string that is exactly
@@ -195,22 +274,7 @@ impl Templater {
             strict_blocks: true,
             report_line: false,
         };
-        let (output, capture) = self.render_captured(source, mode, ctx, vars)?;
-        let native = match capture {
-            Some(Capture {
-                count: 1,
-                first: Some(value),
-            }) if pyfmt::py_output(&value).is_ok_and(|text| text == output) => value,
-            // Nothing printed at all (`{% if false %}…{% endif %}`): Ansible returns None.
-            Some(Capture { count: 0, .. }) | None if output.is_empty() => {
-                return Ok(Json::Null);
-            }
-            _ => return Ok(Json::String(restore_newlines(source, output))),
-        };
-        match to_json(&native)? {
-            Json::String(s) => Ok(Json::String(restore_newlines(source, s))),
-            other => Ok(other),
-        }
+        render_native_in(&self.env, source, mode, ctx, vars)
     }
 
     /// Renders a template file (the `template` module): always a string.
@@ -236,7 +300,6 @@ impl Templater {
         Ok(restore_newlines(source, output))
     }
 
-    /// Compiles `user_text` (after the source rewrites `mode` asks for) and renders it.
     fn render_captured(
         &self,
         user_text: &str,
@@ -244,69 +307,11 @@ impl Templater {
         ctx: &Value,
         vars: &Json,
     ) -> Result<(String, Option<Capture>), TemplateError> {
-        let rewritten = rewrite::rewrite(user_text, mode.escape_backslashes, mode.strict_blocks);
-        let (source, inserted) = match &rewritten {
-            Some(r) => (r.text.as_str(), r.inserted.as_slice()),
-            None => (user_text, &[][..]),
-        };
-        let err_ctx = |undeclared| ErrorContext {
-            inserted,
-            offset: 0,
-            user_text,
-            vars,
-            undeclared,
-            report_line: mode.report_line,
-        };
-        let tmpl = match self.env.template_from_named_str(mode.name, source) {
-            Ok(tmpl) => tmpl,
-            Err(e) if mode.strict_blocks && rewritten.is_some() => {
-                // Report the syntax error of the text without the strict-block wrapping, so
-                // that the message and position are about what the user wrote.
-                return Err(self
-                    .syntax_error(user_text, mode.escape_backslashes)
-                    .unwrap_or_else(|| convert(e, &err_ctx(None))));
-            }
-            Err(e) => return Err(convert(e, &err_ctx(None))),
-        };
-        let result = match tmpl.render_captured(ctx.clone()) {
-            Ok(mut captured) => {
-                let capture = captured.with_state_mut(|state| {
-                    state.get_extension_mut::<Capture>().map(std::mem::take)
-                });
-                Ok((captured.into_output(), capture))
-            }
-            Err(e) => {
-                let undeclared = tmpl.undeclared_variables(true).into_iter().collect();
-                Err(convert(e, &err_ctx(Some(undeclared))))
-            }
-        };
-        result
+        render_captured_in(&self.env, user_text, mode, ctx, vars)
     }
 
-    /// The syntax error of a template string, if it has one.
     fn syntax_error(&self, user_text: &str, escape_backslashes: bool) -> Option<TemplateError> {
-        let rewritten = rewrite::rewrite(user_text, escape_backslashes, false);
-        let (source, inserted) = match &rewritten {
-            Some(r) => (r.text.as_str(), r.inserted.as_slice()),
-            None => (user_text, &[][..]),
-        };
-        let vars = Json::Null;
-        self.env
-            .template_from_named_str(NATIVE_NAME, source)
-            .err()
-            .map(|e| {
-                convert(
-                    e,
-                    &ErrorContext {
-                        inserted,
-                        offset: 0,
-                        user_text,
-                        vars: &vars,
-                        undeclared: None,
-                        report_line: false,
-                    },
-                )
-            })
+        syntax_error_in(&self.env, user_text, escape_backslashes)
     }
 
     /// Evaluates a conditional (`when:`, `changed_when:`, `failed_when:`, `assert: that:`).
@@ -400,25 +405,30 @@ impl Templater {
         }
     }
 
-    /// Checks the syntax of a template string without rendering it.
+    /// Checks a template string without rendering it: its syntax, and that every filter, test
+    /// and (literally named) lookup plugin it uses exists, as Jinja2 checks when compiling.
     pub fn check_template(&self, s: &str) -> Result<(), TemplateError> {
         if !is_template(s) {
             return Ok(());
         }
-        match self.syntax_error(s, true) {
+        if let Some(err) = self.syntax_error(s, true) {
+            return Err(err);
+        }
+        match check::unknown_in_template(&self.env, s) {
             Some(err) => Err(err),
             None => Ok(()),
         }
     }
 
-    /// Checks the syntax of a bare expression (a conditional); `{{ }}` around it is accepted.
+    /// Checks a bare expression (a conditional) as [`check_template`](Self::check_template)
+    /// checks a template; `{{ }}` around it is accepted.
     pub fn check_expr(&self, expr: &str) -> Result<(), TemplateError> {
         let (inner, offset) = unwrap_braces(expr);
         if inner.trim().is_empty() {
             return Ok(());
         }
         let vars = Json::Null;
-        self.env.compile_expression(inner).map(|_| ()).map_err(|e| {
+        self.env.compile_expression(inner).map_err(|e| {
             convert(
                 e,
                 &ErrorContext {
@@ -430,8 +440,135 @@ impl Templater {
                     report_line: false,
                 },
             )
-        })
+        })?;
+        match check::unknown_in_expr(&self.env, expr) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
+}
+
+/// Renders with native types for a single-node template (`mode.name` must be [`NATIVE_NAME`]).
+fn render_native_in(
+    env: &Environment<'_>,
+    source: &str,
+    mode: Mode<'_>,
+    ctx: &Value,
+    vars: &Json,
+) -> Result<Json, TemplateError> {
+    let (output, capture) = render_captured_in(env, source, mode, ctx, vars)?;
+    let native = match capture {
+        Some(Capture {
+            count: 1,
+            first: Some(value),
+        }) if pyfmt::py_output(&value).is_ok_and(|text| text == output) => value,
+        // Nothing printed at all (`{% if false %}…{% endif %}`): Ansible returns None.
+        Some(Capture { count: 0, .. }) | None if output.is_empty() => {
+            return Ok(Json::Null);
+        }
+        _ => return Ok(Json::String(restore_newlines(source, output))),
+    };
+    match to_json(&native)? {
+        Json::String(s) => Ok(Json::String(restore_newlines(source, s))),
+        other => Ok(other),
+    }
+}
+
+/// Renders a template file for the `template` lookup: like the `template` module (no backslash
+/// escaping, line numbers in errors) but with native types, as ansible-core 2.19 returns them.
+pub(crate) fn render_file_native(
+    env: &Environment<'_>,
+    source: &str,
+    ctx: &Value,
+    vars: &Json,
+) -> Result<Json, TemplateError> {
+    let mode = Mode {
+        name: NATIVE_NAME,
+        escape_backslashes: false,
+        strict_blocks: true,
+        report_line: true,
+    };
+    render_native_in(env, source, mode, ctx, vars)
+}
+
+/// The lookup plugins tend provides, by bare name; `lookup()`, `query()` and
+/// [`Templater::run_lookup`] also accept them with an `ansible.builtin.`/`ansible.legacy.` prefix.
+pub fn lookup_names() -> &'static [&'static str] {
+    lookup::NAMES
+}
+
+/// Compiles `user_text` (after the source rewrites `mode` asks for) and renders it.
+fn render_captured_in(
+    env: &Environment<'_>,
+    user_text: &str,
+    mode: Mode<'_>,
+    ctx: &Value,
+    vars: &Json,
+) -> Result<(String, Option<Capture>), TemplateError> {
+    let rewritten = rewrite::rewrite(user_text, mode.escape_backslashes, mode.strict_blocks);
+    let (source, inserted) = match &rewritten {
+        Some(r) => (r.text.as_str(), r.inserted.as_slice()),
+        None => (user_text, &[][..]),
+    };
+    let err_ctx = |undeclared| ErrorContext {
+        inserted,
+        offset: 0,
+        user_text,
+        vars,
+        undeclared,
+        report_line: mode.report_line,
+    };
+    let tmpl = match env.template_from_named_str(mode.name, source) {
+        Ok(tmpl) => tmpl,
+        Err(e) if mode.strict_blocks && rewritten.is_some() => {
+            // Report the syntax error of the text without the strict-block wrapping, so
+            // that the message and position are about what the user wrote.
+            return Err(syntax_error_in(env, user_text, mode.escape_backslashes)
+                .unwrap_or_else(|| convert(e, &err_ctx(None))));
+        }
+        Err(e) => return Err(convert(e, &err_ctx(None))),
+    };
+    let result = match tmpl.render_captured(ctx.clone()) {
+        Ok(mut captured) => {
+            let capture = captured
+                .with_state_mut(|state| state.get_extension_mut::<Capture>().map(std::mem::take));
+            Ok((captured.into_output(), capture))
+        }
+        Err(e) => {
+            let undeclared = tmpl.undeclared_variables(true).into_iter().collect();
+            Err(convert(e, &err_ctx(Some(undeclared))))
+        }
+    };
+    result
+}
+
+/// The syntax error of a template string, if it has one.
+fn syntax_error_in(
+    env: &Environment<'_>,
+    user_text: &str,
+    escape_backslashes: bool,
+) -> Option<TemplateError> {
+    let rewritten = rewrite::rewrite(user_text, escape_backslashes, false);
+    let (source, inserted) = match &rewritten {
+        Some(r) => (r.text.as_str(), r.inserted.as_slice()),
+        None => (user_text, &[][..]),
+    };
+    let vars = Json::Null;
+    env.template_from_named_str(NATIVE_NAME, source)
+        .err()
+        .map(|e| {
+            convert(
+                e,
+                &ErrorContext {
+                    inserted,
+                    offset: 0,
+                    user_text,
+                    vars: &vars,
+                    undeclared: None,
+                    report_line: false,
+                },
+            )
+        })
 }
 
 /// Prints a value the way Jinja2 under Ansible does, failing on undefined values; in native

@@ -31,6 +31,10 @@ pub fn py_repr(value: &Value) -> Result<String, Error> {
 }
 
 fn write_str(out: &mut String, value: &Value) -> Result<(), Error> {
+    if let Some(dt) = crate::datetime::as_datetime(value) {
+        out.push_str(&dt.py_str());
+        return Ok(());
+    }
     match value.kind() {
         ValueKind::String => {
             out.push_str(value.as_str().unwrap_or_default());
@@ -47,6 +51,10 @@ fn write_str(out: &mut String, value: &Value) -> Result<(), Error> {
 }
 
 fn write_repr(out: &mut String, value: &Value) -> Result<(), Error> {
+    if let Some(dt) = crate::datetime::as_datetime(value) {
+        out.push_str(&dt.py_repr());
+        return Ok(());
+    }
     match value.kind() {
         ValueKind::Undefined => Err(undefined_error(value)),
         ValueKind::None => {
@@ -201,6 +209,7 @@ pub fn type_name(value: &Value) -> &'static str {
         ValueKind::Bytes => "bytes",
         ValueKind::Map => "dict",
         ValueKind::Seq | ValueKind::Iterable => "list",
+        _ if crate::datetime::as_datetime(value).is_some() => "datetime",
         _ => "object",
     }
 }

@@ -51,3 +51,28 @@ fn results_match_ansible_core_2_19() {
         failures.join("\n")
     );
 }
+
+/// The compile-time checks (syntax, unknown filter/test/lookup names) accept every template
+/// that ansible-core rendered successfully.
+#[test]
+fn checks_accept_what_ansible_core_renders() {
+    let cases: Vec<Json> =
+        serde_json::from_str(include_str!("fixtures/ansible_2_19.json")).expect("fixture parses");
+    let t = Templater::new();
+    let mut flagged = Vec::new();
+    for case in cases.iter().filter(|c| c["expected"].get("ok").is_some()) {
+        let src = case["src"].as_str().expect("src is a string");
+        let checked = match case["kind"].as_str().expect("kind is a string") {
+            "c" => t.check_expr(src),
+            _ => t.check_template(src),
+        };
+        if let Err(e) = checked {
+            flagged.push(format!("{src:?}: {e}"));
+        }
+    }
+    assert!(
+        flagged.is_empty(),
+        "valid templates flagged:\n{}",
+        flagged.join("\n")
+    );
+}

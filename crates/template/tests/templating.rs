@@ -300,7 +300,15 @@ fn syntax_errors_carry_positions() {
         t.check_expr("{{ x == }}"),
         Err(TemplateError::Syntax { line: Some(1), .. })
     ));
-    assert_eq!(t.check_template("{{ a | unknown_filter }} plain"), Ok(()));
+    // Unknown filters and tests are compile-time errors, as in Jinja2.
+    assert_eq!(
+        t.check_template("{{ a | unknown_filter }} plain"),
+        Err(TemplateError::Syntax {
+            message: "No filter named 'unknown_filter'.".into(),
+            line: Some(1),
+            col: Some(8),
+        })
+    );
     assert_eq!(t.check_expr("a is defined and b | bool"), Ok(()));
     // Rendering reports the error as the user wrote it, not the strict-block rewrite.
     assert!(matches!(
@@ -319,7 +327,7 @@ fn render_errors_are_reported() {
     );
     assert!(matches!(
         t.render_str("{{ 1 | nofilter }}", &json!({})),
-        Err(TemplateError::Render { message }) if message.contains("nofilter")
+        Err(TemplateError::Syntax { message, .. }) if message == "No filter named 'nofilter'."
     ));
 }
 

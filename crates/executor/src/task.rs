@@ -218,7 +218,7 @@ pub(crate) async fn run_task(
         let run = runner.run(&item_vars, &unresolved).await;
         return run.finish(ctx, task, host);
     };
-    let items = match loop_items(ctx, spec, &vars) {
+    let items = match loop_items(ctx, spec, &vars, module.name()) {
         Ok(items) => items,
         Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
     };
@@ -346,6 +346,7 @@ fn loop_items(
     ctx: &PlayContext<'_>,
     spec: &tend_playbook::Loop,
     vars: &TaskVars,
+    action: &str,
 ) -> Result<Vec<Value>, String> {
     let context = Value::Object(vars.resolved.clone());
     let rendered = ctx
@@ -357,26 +358,18 @@ fn loop_items(
                 explain(&e, &vars.unresolved)
             )
         })?;
-    let items = match rendered {
-        Value::Array(items) => items,
-        Value::String(s) if spec.flatten => vec![Value::String(s)],
-        other => {
-            return Err(format!(
-                "Invalid data passed to 'loop', it requires a list, got this instead: {other}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
-            ))
-        }
-    };
-    if spec.flatten {
-        // with_items flattens one level.
-        Ok(items
-            .into_iter()
-            .flat_map(|i| match i {
-                Value::Array(inner) => inner,
-                other => vec![other],
-            })
-            .collect())
-    } else {
-        Ok(items)
+    // `with_<lookup>`: the lookup turns the terms into items (`items` flattens one level).
+    if let Some(lookup) = &spec.lookup {
+        return ctx
+            .templater
+            .run_lookup_for_action(lookup, rendered, &context, action)
+            .map_err(|e| format!("error while evaluating with_{lookup}: {e}"));
+    }
+    match rendered {
+        Value::Array(items) => Ok(items),
+        other => Err(format!(
+            "Invalid data passed to 'loop', it requires a list, got this instead: {other}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup."
+        )),
     }
 }
 

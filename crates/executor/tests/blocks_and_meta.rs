@@ -381,3 +381,45 @@ fn delegate_to_runs_on_the_other_host_with_this_hosts_vars() {
     let r = ran.result("register with the balancer", "h1");
     assert_eq!(r.delegated_to.as_deref(), Some("lb"));
 }
+
+#[test]
+fn with_lookup_loops_build_their_items_like_ansible() {
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  vars:
+    users: {alice: 1, bob: 2}
+    groups_of: [{name: web, members: [a, b]}, {name: db, members: [c]}]
+  tasks:
+    - name: dict
+      debug: msg="{{ item.key }}={{ item.value }}"
+      with_dict: "{{ users }}"
+    - name: sequence
+      debug: msg="{{ item }}"
+      with_sequence: start=1 end=3 format=n%02d
+    - name: nested
+      debug: msg="{{ item[0] }}{{ item[1] }}"
+      with_nested: [[x, y], [1, 2]]
+    - name: subelements
+      debug: msg="{{ item.0.name }}:{{ item.1 }}"
+      with_subelements: ["{{ groups_of }}", members]
+    - name: together
+      debug: msg="{{ item.0 }}-{{ item.1 }}"
+      with_together: [[a, b], [1, 2]]
+"#,
+    )
+    .inventory("h1\n")
+    .run();
+    let msgs = |task: &str| -> Vec<String> {
+        ran.items(task, "h1")
+            .iter()
+            .map(|r| r.result["msg"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(msgs("dict"), vec!["alice=1", "bob=2"]);
+    assert_eq!(msgs("sequence"), vec!["n01", "n02", "n03"]);
+    assert_eq!(msgs("nested"), vec!["x1", "x2", "y1", "y2"]);
+    assert_eq!(msgs("subelements"), vec!["web:a", "web:b", "db:c"]);
+    assert_eq!(msgs("together"), vec!["a-1", "b-2"]);
+}

@@ -964,7 +964,7 @@ impl Compiler<'_> {
                 "retries" => task.retries = self.count(value, "retries").map(|n| n as u32),
                 "delay" => task.delay = self.count(value, "delay"),
                 "collections" => {}
-                "loop" | "with_items" | "with_list" => {
+                "loop" => {
                     if task.loop_.is_some() {
                         self.error_at(key, "a task can have only one loop");
                     }
@@ -978,7 +978,21 @@ impl Compiler<'_> {
                     }
                     task.loop_ = Some(Loop {
                         items,
-                        flatten: k == "with_items",
+                        lookup: None,
+                        loop_var: "item".into(),
+                        index_var: None,
+                        label: None,
+                    });
+                }
+                // `with_<lookup>`: the lookup turns the terms into the items, as in Ansible.
+                k if k.starts_with("with_") && Templater::lookup_names().contains(&&k[5..]) => {
+                    if task.loop_.is_some() {
+                        self.error_at(key, "a task can have only one loop");
+                    }
+                    self.check_templates(value);
+                    task.loop_ = Some(Loop {
+                        items: value.to_json(),
+                        lookup: Some(k[5..].to_string()),
                         loop_var: "item".into(),
                         index_var: None,
                         label: None,
@@ -992,10 +1006,15 @@ impl Compiler<'_> {
                     );
                 }
                 k if k.starts_with("with_") => {
-                    self.error_at(
-                        key,
-                        format!("`{k}` is not supported by tend yet; use `loop`"),
-                    );
+                    let known: Vec<String> = Templater::lookup_names()
+                        .iter()
+                        .map(|n| format!("with_{n}"))
+                        .collect();
+                    let d = self
+                        .diag(key.span, format!("`{k}` names no lookup plugin tend has"))
+                        .with_width(k.chars().count())
+                        .suggest(k, known.iter().map(String::as_str));
+                    self.errors.push(d);
                 }
                 _ => action = self.pick_action(action, key, value),
             }

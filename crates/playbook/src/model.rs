@@ -316,10 +316,11 @@ impl fmt::Debug for Task {
 /// A task's `loop` (or `with_items`/`with_list`) with its `loop_control`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loop {
-    /// A list, or a template string that renders to one.
+    /// `loop`: a list, or a template string that renders to one. `with_<lookup>`: the
+    /// lookup's terms.
     pub items: Value,
-    /// `with_items` flattens one level, as Ansible does.
-    pub flatten: bool,
+    /// For `with_<lookup>`, the lookup that turns the terms into items.
+    pub lookup: Option<String>,
     pub loop_var: String,
     pub index_var: Option<String>,
     pub label: Option<String>,

@@ -750,12 +750,12 @@ fn unsupported_import_playbook() {
 }
 
 #[test]
-fn unsupported_with_dict() {
+fn unknown_with_lookup() {
     assert_errors!(
         r#"- hosts: all
   tasks:
     - debug: msg={{ item.key }}
-      with_dict: "{{ users }}"
+      with_dicts: "{{ users }}"
 "#
     );
 }

@@ -8,6 +8,7 @@ mod connect;
 mod controller;
 mod events;
 mod facts;
+mod hostvars;
 mod run;
 mod tags;
 mod task;

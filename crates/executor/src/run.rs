@@ -61,6 +61,9 @@ pub(crate) struct PlayContext<'a> {
     pub templater: &'a Templater,
     /// Every host the play selected (`ansible_play_hosts_all`).
     pub play_hosts_all: Vec<String>,
+    /// Whether anything in the play mentions `hostvars`: building it costs a copy of every
+    /// host's variables per task, so it is only built when used.
+    pub uses_hostvars: bool,
     pub groups: Value,
     pub search_dirs: Vec<PathBuf>,
     /// `--start-at-task`: whether the named task has been reached (shared by all plays).
@@ -124,6 +127,7 @@ pub async fn run_playbook(
             runtime,
             templater: &templater,
             play_hosts_all: hosts.clone(),
+            uses_hostvars: crate::hostvars::play_mentions(play, "hostvars"),
             groups: groups.clone(),
             search_dirs: vec![playbook.dir.clone()],
             started: &started,
@@ -262,6 +266,29 @@ fn run_steps<'a>(
         }
         Flow::Continue
     })
+}
+
+/// What every host of one task shares: the hosts still in the play and, when the play
+/// uses it, `hostvars`.
+pub(crate) struct TaskShared {
+    /// `ansible_play_hosts`: the hosts still in the play when the task starts.
+    pub play_hosts: Vec<String>,
+    pub hostvars: Option<Value>,
+}
+
+impl TaskShared {
+    fn new(ctx: &PlayContext<'_>, hosts: &[HostState]) -> Self {
+        TaskShared {
+            play_hosts: hosts
+                .iter()
+                .filter(|h| h.active())
+                .map(|h| h.name.clone())
+                .collect(),
+            hostvars: ctx
+                .uses_hostvars
+                .then(|| crate::hostvars::snapshot(ctx.inventory, hosts)),
+        }
+    }
 }
 
 /// `run_once`: the first host in scope runs the task; what it registers and sets is given
@@ -512,20 +539,13 @@ async fn run_on_hosts<'a, F>(
     handler: bool,
     step: F,
 ) where
-    F: Fn(&'a PlayContext<'a>, &'a mut HostState, Arc<Vec<String>>) -> HostFuture<'a>,
+    F: Fn(&'a PlayContext<'a>, &'a mut HostState, Arc<TaskShared>) -> HostFuture<'a>,
 {
     ctx.runtime.sink.event(Event::TaskStart {
         name: name.to_string(),
         handler,
     });
-    // `ansible_play_hosts`: the hosts still in the play when the task starts.
-    let play_hosts: Arc<Vec<String>> = Arc::new(
-        hosts
-            .iter()
-            .filter(|h| h.active())
-            .map(|h| h.name.clone())
-            .collect(),
-    );
+    let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
     let futures: Vec<_> = hosts
         .iter_mut()
         .zip(scope)
@@ -558,13 +578,7 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
             name: display_name(ctx, handler),
             handler: true,
         });
-        let play_hosts: Arc<Vec<String>> = Arc::new(
-            hosts
-                .iter()
-                .filter(|h| h.active())
-                .map(|h| h.name.clone())
-                .collect(),
-        );
+        let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
         let futures: Vec<_> = hosts
             .iter_mut()
             .zip(&wanted)

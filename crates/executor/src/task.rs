@@ -11,7 +11,9 @@ use tend_transport::{BecomeTransport, EnvTransport, Transport, TransportError};
 
 use crate::controller::TaskController;
 use crate::events::{Event, Status};
-use crate::run::{connection, emit, failed_task_value, unreachable, HostState, PlayContext};
+use crate::run::{
+    connection, emit, failed_task_value, unreachable, HostState, PlayContext, TaskShared,
+};
 use crate::vars::{explain, resolve_templated, Unresolved};
 
 /// A unique stand-in for `omit`: arguments rendering to it are dropped.
@@ -23,8 +25,9 @@ fn raw_task_vars(
     ctx: &PlayContext<'_>,
     task: &Task,
     host: &HostState,
-    play_hosts: &[String],
+    shared: &TaskShared,
 ) -> Map<String, Value> {
+    let play_hosts = &shared.play_hosts;
     // Ansible's precedence, low to high: role defaults, inventory, facts, play vars and
     // vars_files, role vars, block and task vars, set_fact/register/include_vars, role
     // parameters, extra vars.
@@ -79,6 +82,9 @@ fn raw_task_vars(
     for (k, v) in magic {
         vars.insert(k.to_string(), v);
     }
+    if let Some(hostvars) = &shared.hostvars {
+        vars.insert("hostvars".into(), hostvars.clone());
+    }
     vars
 }
 
@@ -91,8 +97,8 @@ struct TaskVars {
 }
 
 impl TaskVars {
-    fn new(ctx: &PlayContext<'_>, task: &Task, host: &HostState, play_hosts: &[String]) -> Self {
-        let raw = raw_task_vars(ctx, task, host, play_hosts);
+    fn new(ctx: &PlayContext<'_>, task: &Task, host: &HostState, shared: &TaskShared) -> Self {
+        let raw = raw_task_vars(ctx, task, host, shared);
         let mut resolved = raw.clone();
         let registered: Vec<&str> = host.host_vars.keys().map(String::as_str).collect();
         let unresolved = resolve_templated(ctx.templater, &mut resolved, &registered);
@@ -140,7 +146,11 @@ pub(crate) fn when_holds(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -
     if task.when.is_empty() {
         return true;
     }
-    let vars = TaskVars::new(ctx, task, host, &ctx.play_hosts_all);
+    let shared = TaskShared {
+        play_hosts: ctx.play_hosts_all.clone(),
+        hostvars: None,
+    };
+    let vars = TaskVars::new(ctx, task, host, &shared);
     let context = Value::Object(vars.resolved);
     task.when.iter().all(|expr| {
         ctx.templater
@@ -154,12 +164,12 @@ pub(crate) async fn run_task(
     ctx: &PlayContext<'_>,
     task: &Task,
     host: &mut HostState,
-    play_hosts: Arc<Vec<String>>,
+    shared: Arc<TaskShared>,
 ) {
     let Action::Module(module) = task.module else {
         return;
     };
-    let vars = TaskVars::new(ctx, task, host, &play_hosts);
+    let vars = TaskVars::new(ctx, task, host, &shared);
     let delegated_to = match &task.delegate_to {
         None => None,
         Some(raw) => match ctx

@@ -423,3 +423,22 @@ fn with_lookup_loops_build_their_items_like_ansible() {
     assert_eq!(msgs("subelements"), vec!["web:a", "web:b", "db:c"]);
     assert_eq!(msgs("together"), vec!["a-1", "b-2"]);
 }
+
+#[test]
+fn hostvars_shows_other_hosts_variables_and_facts() {
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: remember
+      set_fact: token="t-{{ inventory_hostname }}"
+    - name: peek
+      debug: msg="{{ hostvars['h2'].token }} {{ hostvars['h1'].role }} {{ hostvars[groups['all'][0]].inventory_hostname }}"
+"#,
+    )
+    .inventory("h1 role=db\nh2 role=web\n")
+    .run();
+    assert_eq!(ran.msg("peek", "h1"), "t-h2 db h1");
+    assert_eq!(ran.msg("peek", "h2"), "t-h2 db h1");
+}

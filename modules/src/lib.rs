@@ -4,23 +4,37 @@
 //! Modules register themselves with `tend_module_api::register_module!`; [`link`] exists so the
 //! binary can force this crate to be linked (the registry only sees linked crates).
 
-mod assert;
 mod attrs;
-mod command;
-mod copy;
-mod debug;
-mod fail;
-mod file;
-mod include_vars;
-mod ping;
-mod raw;
-mod set_fact;
-mod shell;
-mod stat;
-mod template;
 
 #[cfg(test)]
 mod testing;
 
-/// Call once from the binary so the linker keeps this crate's module registrations.
-pub fn link() {}
+/// Declares the module files and makes [`link`] refer to each one, so the linker keeps
+/// every module's registration. A module file is listed here and nowhere else.
+macro_rules! builtin_modules {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module;)*
+
+        /// Call once from the binary so the linker keeps this crate's module registrations.
+        pub fn link() {
+            $(std::hint::black_box($module::__tend_link_module as fn());)*
+        }
+    };
+}
+
+builtin_modules![
+    assert,
+    command,
+    copy,
+    debug,
+    fail,
+    file,
+    include_vars,
+    ping,
+    raw,
+    set_fact,
+    setup,
+    shell,
+    stat,
+    template,
+];

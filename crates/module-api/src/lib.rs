@@ -153,12 +153,20 @@ impl ModuleError {
 /// ```ignore
 /// tend_module_api::register_module!(FileModule);
 /// ```
+///
+/// It also defines `__tend_link_module()` in the calling module: the linker only keeps a
+/// registration whose object file something refers to, so the crate that owns the module
+/// takes that function's address (see `tend_modules::link`).
 #[macro_export]
 macro_rules! register_module {
     ($module:expr) => {
         $crate::__inventory::submit! {
             $crate::ModuleEntry::new(|| ::std::boxed::Box::new($crate::registry_adapter($module)))
         }
+
+        #[doc(hidden)]
+        #[inline(never)]
+        pub fn __tend_link_module() {}
     };
 }
 

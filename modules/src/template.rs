@@ -147,6 +147,27 @@ fn newline_sequence(value: Option<&str>) -> Result<&'static str, ModuleError> {
 
 pub struct TemplateModule;
 
+/// The variables Ansible's template module adds for the template itself.
+fn template_vars(
+    params: &TemplateParams,
+    path: &std::path::Path,
+) -> serde_json::Map<String, serde_json::Value> {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let mut vars = serde_json::Map::new();
+    vars.insert("ansible_managed".into(), "Ansible managed".into());
+    vars.insert("template_path".into(), path.display().to_string().into());
+    vars.insert(
+        "template_fullpath".into(),
+        full.display().to_string().into(),
+    );
+    vars.insert("template_destpath".into(), params.dest.clone().into());
+    vars.insert("template_host".into(), host.into());
+    vars
+}
+
 #[async_trait]
 impl Module for TemplateModule {
     type Params = TemplateParams;
@@ -171,7 +192,11 @@ impl Module for TemplateModule {
                 params.src
             ))
         })?;
-        let mut rendered = ctx.controller.render_template(&source, &params.src)?;
+        let mut rendered = ctx.controller.render_template_with(
+            &source,
+            &params.src,
+            &template_vars(params, &path),
+        )?;
         if newline != "\n" {
             rendered = rendered.replace('\n', newline);
         }

@@ -21,6 +21,22 @@ impl Controller for TaskController<'_> {
             .map_err(|e| ModuleError::failed(format!("{name}: {e}")))
     }
 
+    fn render_template_with(
+        &self,
+        source: &str,
+        name: &str,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<String, ModuleError> {
+        let mut vars = match self.vars {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        vars.extend(extra.clone());
+        self.templater
+            .render_template(source, name, &Value::Object(vars))
+            .map_err(|e| ModuleError::failed(format!("{name}: {e}")))
+    }
+
     fn eval_condition(&self, expr: &str) -> Result<bool, ModuleError> {
         self.templater
             .eval_condition(expr, self.vars)

@@ -96,13 +96,15 @@ pub async fn run_playbook(
         runtime.sink.event(Event::PlayStart {
             name: play.name.clone(),
         });
-        let hosts = inventory
+        let targeted = inventory
             .select_with_limit(&play.hosts, options.limit.as_deref())
             .map_err(|e| RunError::Pattern(e.to_string()))?;
-        // Hosts that failed or went unreachable in an earlier play stay out, as in Ansible.
-        let hosts: Vec<String> = hosts
-            .into_iter()
-            .filter(|h| states.get(h).is_none_or(|s| !s.failed && !s.unreachable))
+        // Hosts that failed or went unreachable in an earlier play stay out, as in Ansible
+        // (they still count in `ansible_play_hosts_all`).
+        let hosts: Vec<String> = targeted
+            .iter()
+            .filter(|h| states.get(*h).is_none_or(|s| !s.failed && !s.unreachable))
+            .cloned()
             .collect();
         if hosts.is_empty() {
             runtime.sink.event(Event::NoHostsMatched);
@@ -126,7 +128,7 @@ pub async fn run_playbook(
             options,
             runtime,
             templater: &templater,
-            play_hosts_all: hosts.clone(),
+            play_hosts_all: targeted.clone(),
             uses_hostvars: crate::hostvars::play_mentions(play, "hostvars"),
             groups: groups.clone(),
             search_dirs: vec![playbook.dir.clone()],
@@ -712,7 +714,7 @@ pub(crate) fn emit(
 /// Ansible's `ansible_failed_task`: enough of the task to name it in a rescue.
 pub(crate) fn failed_task_value(task: &Task) -> Value {
     json!({
-        "name": task.display_name(),
+        "name": task.name.clone().unwrap_or_default(),
         "action": task.action,
         "path": task.location.to_string(),
     })

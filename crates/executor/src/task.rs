@@ -598,7 +598,9 @@ impl ItemRunner<'_> {
                 return TaskRun::Done(one);
             }
             if attempt >= attempts {
+                // Ansible reports the configured retries, not the attempts made.
                 one.status = Status::Failed;
+                one.result.insert("attempts".into(), retry.retries.into());
                 one.result.insert("failed".into(), true.into());
                 return TaskRun::Done(one);
             }

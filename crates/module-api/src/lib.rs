@@ -112,6 +112,17 @@ pub enum SearchKind {
 pub trait Controller: Send + Sync {
     /// Renders a template file's text with the task's variables.
     fn render_template(&self, source: &str, name: &str) -> Result<String, ModuleError>;
+    /// Like [`Controller::render_template`], with extra variables on top of the task's (the
+    /// template module's `ansible_managed`, `template_destpath`, ...).
+    fn render_template_with(
+        &self,
+        source: &str,
+        name: &str,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<String, ModuleError> {
+        let _ = extra;
+        self.render_template(source, name)
+    }
     /// Evaluates a bare Jinja expression (`assert`'s `that`), which must give a boolean.
     fn eval_condition(&self, expr: &str) -> Result<bool, ModuleError>;
     /// Evaluates a bare Jinja expression to a value (`debug`'s `var`).

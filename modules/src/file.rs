@@ -35,18 +35,31 @@
 //! (default yes) a symlink at `path` is followed for `file`, `directory` and `touch`, and for
 //! `link` the attributes go to the link's target.
 //!
-//! Returns `path` (`dest` and `src` for `link` and `touch`), and when the path exists `state`,
-//! `mode`, `owner`, `group`, `uid`, `gid` and `size`. The diff lists `path`, and `state`,
-//! `src`, `mode`, `owner`, `group` where they change.
+//! `hard` follows Ansible's `ensure_hardlink`: `src` must exist ("src does not exist"); a
+//! relative `src` is taken as given, relative to the remote shell's working directory (the
+//! login directory over SSH) as Ansible's module resolves it against its own working
+//! directory, not against the link's directory as for `link`. When `path` is a directory the
+//! link goes inside it, named after `src`. A path that already shares `src`'s inode is left as
+//! it is (mode, owner and group still apply to the shared inode); another file or hard link is
+//! replaced only with `force` ("Cannot link, file exists at destination"); a directory is never
+//! replaced. A symlink at `path` whose target is `src` counts as done, as in Ansible. With
+//! `follow` a symlink `src` is resolved and its final target linked. Replacing links to a
+//! temporary name in the same directory and renames it over `path`, so the swap is atomic.
+//! Without `state`, a hard-linked file with `src` given is treated as `hard`; without `src` as
+//! `file` (Ansible fails there with "src is required for creating new hardlinks").
 //!
-//! Not supported yet: `state: hard`, explicit `access_time`/`modification_time` values (only
-//! `now` and `preserve`), SELinux and `attributes`.
+//! Returns `path` (`dest` and `src` for `link`, `hard` and `touch`), and when the path exists
+//! `state`, `mode`, `owner`, `group`, `uid`, `gid` and `size`. The diff lists `path`, and
+//! `state`, `src`, `mode`, `owner`, `group` where they change.
+//!
+//! Not supported yet: explicit `access_time`/`modification_time` values (only `now` and
+//! `preserve`), SELinux and `attributes`.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tend_module_api::mode::ModeArg;
 use tend_module_api::{quote, Context, Module, ModuleError, Outcome, Planned};
 
@@ -81,9 +94,11 @@ pub struct FileParams {
     pub owner: Option<String>,
     /// Group name or gid.
     pub group: Option<String>,
-    /// What a `link` points to (relative to the link's directory unless absolute).
+    /// What a `link` points to (relative to the link's directory unless absolute), or what a
+    /// `hard` link shares its inode with (relative to the shell's working directory).
     pub src: Option<String>,
-    /// `link`: replace a file or empty directory, or link to a missing source.
+    /// `link`: replace a file or empty directory, or link to a missing source; `hard`: replace
+    /// a file or another hard link.
     #[serde(default)]
     pub force: bool,
     /// `directory`: set owner, group and mode on everything below too.
@@ -119,8 +134,10 @@ pub struct FileObserved {
     probe: Probe,
     umask: u32,
     ids: Ids,
-    /// `link`: `src` as the host reads it (`~` expanded).
+    /// `link`, `hard`: `src` as the host reads it (`~` expanded).
     src: Option<String>,
+    /// `hard`: what is at `src` as given (relative to the shell's working directory).
+    hard_src: Option<Probe>,
     /// `link`: the source resolved against the link's directory, and what is there.
     abs_src: Option<(String, Probe)>,
     /// `link` over a directory: whether it is empty.
@@ -152,6 +169,30 @@ impl Module for FileModule {
         ctx: &Context<'_>,
     ) -> Result<FileObserved, ModuleError> {
         let mut script = attrs::assign("p", &params.path);
+        // Without `state`, an existing symlink defaults to `link` and a hard-linked file to
+        // `hard`, so `src` is probed both ways.
+        let any_src = params.src.as_deref().filter(|_| {
+            matches!(
+                params.state,
+                None | Some(FileState::Link) | Some(FileState::Hard)
+            )
+        });
+        if let Some(src) = any_src {
+            script.push_str(&attrs::assign("s", src));
+            script.push_str("printf 'src:%s\\n' \"$s\"; ");
+        }
+        let hard_src =
+            any_src.filter(|_| matches!(params.state, None | Some(FileState::Hard)));
+        if params.state == Some(FileState::Hard) {
+            if let Some(base) = any_src.map(py_basename).filter(|b| !b.is_empty()) {
+                // Ansible puts the link inside a directory at `path` (following a symlink),
+                // named after `src`.
+                script.push_str(&format!(
+                    "if [ -d \"$p\" ]; then case \"$p\" in */) p=\"$p\"{b} ;; *) p=\"$p\"/{b} ;; esac; fi; ",
+                    b = quote(base)
+                ));
+            }
+        }
         script.push_str("printf 'path:%s\\n' \"$p\"; ");
         script.push_str(&attrs::probe("p", "p"));
         script.push_str(attrs::umask());
@@ -161,18 +202,15 @@ impl Module for FileModule {
                 params.group.as_deref(),
             ));
         }
-        // Without `state`, an existing symlink defaults to `link`, so its `src` matters too.
-        let link_src = params
-            .src
-            .as_deref()
-            .filter(|_| matches!(params.state, None | Some(FileState::Link)));
-        if let Some(src) = link_src {
-            script.push_str(&attrs::assign("s", src));
+        let link_src = any_src.filter(|_| matches!(params.state, None | Some(FileState::Link)));
+        if hard_src.is_some() {
+            script.push_str(&attrs::probe("h", "s"));
+        }
+        if link_src.is_some() {
             // Ansible resolves a relative source against the link's directory, or against
             // `path` itself when that is a real directory.
             script.push_str(
-                "printf 'src:%s\\n' \"$s\"; \
-                 case \"$s\" in /*) a=\"$s\" ;; *) if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then a=\"$p/$s\"; \
+                "case \"$s\" in /*) a=\"$s\" ;; *) if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then a=\"$p/$s\"; \
                  else a=\"$(dirname -- \"$p\")/$s\"; fi ;; esac; printf 'abs:%s\\n' \"$a\"; ",
             );
             script.push_str(&attrs::probe("a", "a"));
@@ -204,6 +242,10 @@ impl Module for FileModule {
             umask: report.umask(),
             ids: Ids::from_report(params.owner.as_deref(), params.group.as_deref(), &report),
             src: report.get("src").map(str::to_string),
+            hard_src: match hard_src {
+                Some(_) => Some(report.probe("h")?),
+                None => None,
+            },
             abs_src,
             dir_empty: report.has("dir.empty"),
             tree,
@@ -308,6 +350,7 @@ fn plan(
         Some(state) => state,
         None => match prev_state {
             "absent" if params.recurse => FileState::Directory,
+            "hard" if params.src.is_some() => FileState::Hard,
             "absent" | "file" | "hard" => FileState::File,
             "directory" => FileState::Directory,
             _ => FileState::Link,
@@ -330,7 +373,7 @@ fn plan(
         FileState::Directory => plan_directory(params, &observed, times, check_mode),
         FileState::Touch => plan_touch(params, &observed, times, check_mode),
         FileState::Link => plan_link(params, &observed, times, check_mode),
-        FileState::Hard => Err(ModuleError::failed("state=hard is not supported yet")),
+        FileState::Hard => plan_hard(params, &observed, times, check_mode),
     }
 }
 
@@ -717,6 +760,154 @@ fn plan_link(
     Ok(change(script, outcome, diff, prev))
 }
 
+/// Python's `os.path.basename`: everything after the last `/` (empty for a trailing `/`).
+fn py_basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Ansible's `ensure_hardlink` failures carry `dest` and `src`.
+fn hard_error(msg: impl Into<String>, path: &str, src: &str) -> ModuleError {
+    let mut values = Map::new();
+    values.insert("dest".into(), path.into());
+    values.insert("src".into(), src.into());
+    ModuleError::Failed {
+        msg: msg.into(),
+        values,
+    }
+}
+
+/// Ansible's `ensure_hardlink`; identity is device and inode, where Ansible compares only the
+/// inode (a link across devices cannot exist anyway).
+fn plan_hard(
+    params: &FileParams,
+    observed: &FileObserved,
+    times: Times,
+    check_mode: bool,
+) -> Result<Planned<FileAction>, ModuleError> {
+    let path = &observed.path;
+    let (Some(src), Some(src_probe)) = (&observed.src, &observed.hard_src) else {
+        return Err(ModuleError::failed(
+            "src is required for creating new hardlinks",
+        ));
+    };
+    // `os.path.exists` follows symlinks: a dangling one is no source.
+    let resolved = match &src_probe.entry {
+        Some(e) if e.is_link() => src_probe.target.as_ref(),
+        other => other.as_ref(),
+    };
+    let Some(resolved) = resolved else {
+        return Err(hard_error("src does not exist", path, src));
+    };
+    // What the new link will share an inode with, and the path `ln` is given for it.
+    let (linked, link_from) = match (&src_probe.entry, &src_probe.real) {
+        (Some(e), Some(real)) if params.follow && e.is_link() => (resolved, real.as_str()),
+        (Some(e), _) => (e, src.as_str()),
+        (None, _) => (resolved, src.as_str()),
+    };
+    let same = |e: &Entry| e.inode == linked.inode && e.dev == linked.dev;
+
+    let prev = observed.probe.entry.as_ref();
+    let prev_state = attrs::state_of(prev);
+    let mut diff = AttrDiff::new(path);
+    diff.state(prev_state, "hard");
+    let relink = match prev {
+        None => true,
+        Some(entry) => match prev_state {
+            "link" => {
+                let old = entry.stat.link_target.as_deref().unwrap_or_default();
+                let relink = old != src.as_str() && !same(entry);
+                if relink {
+                    diff.pair("src", old, src.as_str());
+                }
+                relink
+            }
+            "hard" if same(entry) => false,
+            "hard" if !params.force => {
+                return Err(hard_error(
+                    "Cannot link, different hard link exists at destination",
+                    path,
+                    src,
+                ))
+            }
+            "directory" if same(entry) => return Ok(unchanged("path", path, Some(entry))),
+            "directory" if !params.force => {
+                return Err(hard_error(
+                    "Cannot link: different hard link exists at destination",
+                    path,
+                    src,
+                ))
+            }
+            // Ansible unlinks the directory, which the kernel refuses; check mode never tries.
+            "directory" if !check_mode => {
+                let mut values = Map::new();
+                values.insert("path".into(), path.as_str().into());
+                return Err(ModuleError::Failed {
+                    msg: format!(
+                        "Error while replacing: [Errno 21] Is a directory: '{path}'"
+                    ),
+                    values,
+                });
+            }
+            "directory" | "hard" => true,
+            _ if !params.force => {
+                return Err(hard_error(
+                    format!("Cannot link, {prev_state} exists at destination"),
+                    path,
+                    src,
+                ))
+            }
+            _ => true,
+        },
+    };
+
+    let mut outcome = Outcome::changed()
+        .with_value("dest", path.as_str())
+        .with_value("src", src.as_str());
+    let mut script = format!("{}s={}; ", set_result_var(path), quote(link_from));
+    let (attr_path, attr_entry) = if relink {
+        match prev_state {
+            "absent" => script.push_str("ln -- \"$s\" \"$r\"; "),
+            // mv would move the new link into a directory a symlink points to.
+            "link" => script.push_str("rm -f -- \"$r\"; ln -- \"$s\" \"$r\"; "),
+            _ => script.push_str(
+                "t=\"$(dirname -- \"$r\")/.tend.$$.hard.tmp\"; ln -- \"$s\" \"$t\"; \
+                 mv -f -- \"$t\" \"$r\" || { rm -f -- \"$t\"; exit 1; }; ",
+            ),
+        }
+        (path.clone(), linked)
+    } else {
+        let target = follow_link(observed, params.follow);
+        match target.entry {
+            Some(entry) => (target.path, entry),
+            None => (path.clone(), linked),
+        }
+    };
+    let ids = if prev.is_none() {
+        let (ids, warnings) = observed.ids.for_new_path(check_mode);
+        outcome.warnings = warnings;
+        ids
+    } else {
+        observed.ids.clone()
+    };
+    let attr_change = attrs::changes(&attr_entry.stat, &params.wanted(), &ids, observed.umask)?;
+    if !relink && attr_change.is_empty() && !times.any() {
+        let mut done = unchanged("dest", path, prev);
+        if let Planned::Done(outcome) = &mut done {
+            outcome.values.insert("src".into(), Value::from(src.as_str()));
+        }
+        return Ok(done);
+    }
+    diff.attrs(Some(&attr_entry.stat), &attr_change);
+    let no_deref = attr_entry.is_link();
+    script.push_str(&format!(
+        "a={}; {}{}",
+        quote(&attr_path),
+        attrs::apply_script("\"$a\"", &attr_change, no_deref),
+        times.script("\"$a\"", no_deref)
+    ));
+    Ok(change(script, outcome, diff, prev))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -901,11 +1092,137 @@ mod tests {
         assert!(plan(&p, observed("/x", None), false).is_err());
         let p = params(json!({"path": "/x", "state": "file", "src": "/y"}));
         assert!(plan(&p, observed("/x", None), false).is_err());
-        let p = params(json!({"path": "/x", "state": "hard", "src": "/y"}));
-        assert!(plan(&p, observed("/x", None), false)
-            .expect_err("hard")
-            .to_string()
-            .contains("not supported"));
+    }
+
+    /// A hard-link plan's inputs: `dest` holding `dest_entry`, `src` holding `src_entry`.
+    fn hard_observed(dest_entry: Option<Entry>, src_entry: Option<Entry>) -> FileObserved {
+        FileObserved {
+            src: Some("/s".into()),
+            hard_src: Some(Probe {
+                entry: src_entry,
+                ..Probe::default()
+            }),
+            ..observed("/d", dest_entry)
+        }
+    }
+
+    fn with_inode(mut e: Entry, inode: u64, nlink: u64) -> Entry {
+        e.inode = inode;
+        e.nlink = nlink;
+        e
+    }
+
+    #[test]
+    fn plan_hard_creates_keeps_and_replaces_only_with_force() {
+        let src = with_inode(entry(FileKind::File, 0o644), 7, 1);
+        let p = params(json!({"path": "/d", "src": "/s", "state": "hard"}));
+
+        let (action, preview) =
+            expect_change(plan(&p, hard_observed(None, Some(src.clone())), true).expect("new"));
+        assert!(action.script.contains("ln -- \"$s\" \"$r\""), "{}", action.script);
+        assert_eq!(preview.diffs[0].before, "path: /d\nstate: absent\n");
+        assert_eq!(preview.diffs[0].after, "path: /d\nstate: hard\n");
+        assert_eq!(preview.values["dest"], "/d");
+        assert_eq!(preview.values["src"], "/s");
+
+        // Same inode: nothing to do, but the shared inode's mode is still managed.
+        let linked = with_inode(entry(FileKind::File, 0o644), 7, 2);
+        let Planned::Done(ok) = plan(&p, hard_observed(Some(linked.clone()), Some(src.clone())), false)
+            .expect("same")
+        else {
+            panic!("same inode must be unchanged");
+        };
+        assert!(!ok.changed);
+        assert_eq!(ok.values["state"], "hard");
+        assert_eq!(ok.values["src"], "/s");
+        let chmod = params(json!({"path": "/d", "src": "/s", "state": "hard", "mode": "0600"}));
+        let (action, preview) = expect_change(
+            plan(&chmod, hard_observed(Some(linked), Some(src.clone())), false).expect("chmod"),
+        );
+        assert!(!action.script.contains("ln "), "{}", action.script);
+        assert!(action.script.contains("chmod 00600"));
+        assert_eq!(preview.diffs[0].after, "path: /d\nmode: 0600\n");
+
+        // Another hard link or a plain file: refused, then replaced through a temp name.
+        let other = with_inode(entry(FileKind::File, 0o644), 8, 2);
+        let e = plan(&p, hard_observed(Some(other.clone()), Some(src.clone())), false)
+            .expect_err("other hard link");
+        assert_eq!(e.to_string(), "Cannot link, different hard link exists at destination");
+        let file = with_inode(entry(FileKind::File, 0o644), 9, 1);
+        let e = plan(&p, hard_observed(Some(file.clone()), Some(src.clone())), false)
+            .expect_err("file");
+        assert_eq!(e.to_string(), "Cannot link, file exists at destination");
+        let ModuleError::Failed { values, .. } = e else {
+            panic!("failed");
+        };
+        assert_eq!(values["dest"], "/d");
+        let force = params(json!({"path": "/d", "src": "/s", "state": "hard", "force": true}));
+        for prev in [other, file] {
+            let (action, preview) = expect_change(
+                plan(&force, hard_observed(Some(prev), Some(src.clone())), false).expect("force"),
+            );
+            assert!(action.script.contains("mv -f -- \"$t\" \"$r\""), "{}", action.script);
+            assert!(preview.changed);
+        }
+    }
+
+    #[test]
+    fn plan_hard_errors_and_other_prior_states() {
+        let src = with_inode(entry(FileKind::File, 0o644), 7, 1);
+        let p = params(json!({"path": "/d", "src": "/s", "state": "hard"}));
+        let e = plan(&p, hard_observed(None, None), false).expect_err("missing src");
+        assert_eq!(e.to_string(), "src does not exist");
+        let e = plan(
+            &params(json!({"path": "/d", "state": "hard"})),
+            observed("/d", None),
+            false,
+        )
+        .expect_err("no src");
+        assert_eq!(e.to_string(), "src is required for creating new hardlinks");
+
+        // A directory is refused, and even with force only check mode gets past it.
+        let dir = entry(FileKind::Directory, 0o755);
+        let e = plan(&p, hard_observed(Some(dir.clone()), Some(src.clone())), false)
+            .expect_err("dir");
+        assert!(e.to_string().starts_with("Cannot link: different"), "{e}");
+        let force = params(json!({"path": "/d", "src": "/s", "state": "hard", "force": true}));
+        let e = plan(&force, hard_observed(Some(dir.clone()), Some(src.clone())), false)
+            .expect_err("dir force");
+        assert!(e.to_string().contains("Is a directory"), "{e}");
+        assert!(plan(&force, hard_observed(Some(dir), Some(src.clone())), true).is_ok());
+
+        // A symlink is replaced without force, unless it already points at `src`.
+        let mut link = entry(FileKind::Link, 0o777);
+        link.stat.link_target = Some("/elsewhere".into());
+        let (action, preview) = expect_change(
+            plan(&p, hard_observed(Some(link.clone()), Some(src.clone())), false).expect("link"),
+        );
+        assert!(action.script.contains("rm -f -- \"$r\"; ln -- \"$s\" \"$r\""));
+        assert_eq!(
+            preview.diffs[0].before,
+            "path: /d\nstate: link\nsrc: /elsewhere\n"
+        );
+        link.stat.link_target = Some("/s".into());
+        assert!(matches!(
+            plan(&p, hard_observed(Some(link), Some(src.clone())), false).expect("same link"),
+            Planned::Done(_)
+        ));
+
+        // Without `state` a hard-linked file is `hard` when `src` is given, else `file`.
+        let linked = with_inode(entry(FileKind::File, 0o644), 7, 2);
+        let default = params(json!({"path": "/d", "src": "/s"}));
+        let Planned::Done(ok) =
+            plan(&default, hard_observed(Some(linked.clone()), Some(src)), false).expect("default")
+        else {
+            panic!("same inode must be unchanged");
+        };
+        assert_eq!(ok.values["dest"], "/d");
+        let Planned::Done(ok) = plan(&params(json!({"path": "/d"})), observed("/d", Some(linked)), false)
+            .expect("no src")
+        else {
+            panic!("plain file state");
+        };
+        assert_eq!(ok.values["path"], "/d");
     }
 
     #[test]
@@ -1152,6 +1469,85 @@ mod tests {
         .expect("mode");
         assert!(out.changed);
         assert_eq!(mode_of(&dir.path().join("one")), 0o600);
+    }
+
+    fn inode_of(path: &std::path::Path) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).expect("stat");
+        (m.dev(), m.ino())
+    }
+
+    #[tokio::test]
+    async fn hard_link_is_created_then_ok_and_replaced_only_with_force() {
+        let dir = tmp();
+        let src = dir.path().join("src");
+        std::fs::write(&src, "data").expect("write");
+        let dest = dir.path().join("dest");
+        let (s, d) = (
+            src.to_string_lossy().to_string(),
+            dest.to_string_lossy().to_string(),
+        );
+        let args = json!({"path": d, "src": s, "state": "hard"});
+
+        let check = run(args.clone(), true).await.expect("check");
+        assert!(check.changed);
+        assert!(std::fs::symlink_metadata(&dest).is_err(), "check mode linked");
+        assert_eq!(check.diffs[0].after, format!("path: {d}\nstate: hard\n"));
+
+        let first = run(args.clone(), false).await.expect("first");
+        assert!(first.changed);
+        assert_eq!(first.values["dest"], d.as_str());
+        assert_eq!(first.values["src"], s.as_str());
+        assert_eq!(first.values["state"], "hard");
+        assert_eq!(inode_of(&src), inode_of(&dest));
+
+        let second = run(args.clone(), false).await.expect("second");
+        assert!(!second.changed, "{second:?}");
+        assert_eq!(second.values["state"], "hard");
+
+        // The mode belongs to the shared inode.
+        let chmod = json!({"path": d, "src": s, "state": "hard", "mode": "0600"});
+        assert!(run(chmod, false).await.expect("chmod").changed);
+        assert_eq!(mode_of(&src), 0o600);
+
+        // A different file is replaced only with force.
+        let other = dir.path().join("other");
+        std::fs::write(&other, "other").expect("write");
+        let o = other.to_string_lossy().to_string();
+        let e = run(json!({"path": o, "src": s, "state": "hard"}), false)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.to_string(), "Cannot link, file exists at destination");
+        assert_eq!(std::fs::read_to_string(&other).expect("read"), "other");
+        let forced = json!({"path": o, "src": s, "state": "hard", "force": true});
+        let check = run(forced.clone(), true).await.expect("check force");
+        assert!(check.changed);
+        assert_ne!(inode_of(&src), inode_of(&other));
+        let out = run(forced.clone(), false).await.expect("force");
+        assert!(out.changed);
+        assert_eq!(inode_of(&src), inode_of(&other));
+        assert_eq!(std::fs::read_to_string(&other).expect("read"), "data");
+        assert!(!run(forced, false).await.expect("again").changed);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // A directory at `path` gets the link inside it, named after `src`.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let into = json!({"path": sub.to_string_lossy(), "src": s, "state": "hard"});
+        let out = run(into, false).await.expect("into dir");
+        assert!(out.changed);
+        assert_eq!(inode_of(&src), inode_of(&sub.join("src")));
+
+        let missing = dir.path().join("nope").to_string_lossy().to_string();
+        let e = run(json!({"path": d, "src": missing, "state": "hard"}), false)
+            .await
+            .expect_err("missing src");
+        assert_eq!(e.to_string(), "src does not exist");
     }
 
     #[tokio::test]

@@ -3,16 +3,18 @@
 //! One test binary (libtest-mimic harness) so the lab machinery is shared. Every test starts
 //! its own lab, so tests can change host state freely and run in parallel.
 
+mod conformance;
 mod support;
 mod tests;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
-    let trials = tests::all()
+    let mut trials: Vec<_> = tests::all()
         .into_iter()
         .map(|(name, f)| {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })
         .collect();
+    trials.extend(conformance::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }

@@ -93,12 +93,17 @@ impl Run<'_> {
         if let Some(kh) = &self.known_hosts {
             cmd.arg("--known-hosts").arg(kh);
         }
-        let out = cmd.output().context("running tend")?;
-        Ok(Output {
+        Ok(cmd.output().context("running tend")?.into())
+    }
+}
+
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Self {
+        Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        }
     }
 }
 

@@ -690,11 +690,7 @@ fn demo_playbook_runs_locally_and_is_idempotent() -> TestResult {
             .arg(format!("demo_dir={}", demo.display()))
             .env("NO_COLOR", "1")
             .output()?;
-        Ok(crate::support::Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(out.into())
     };
     let first = run()?;
     first.expect_code(0)?;
@@ -880,11 +876,7 @@ fn adhoc_runs_one_module_on_matching_hosts() -> TestResult {
             .arg(lab.known_hosts())
             .env("NO_COLOR", "1")
             .output()?;
-        Ok(crate::support::Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(out.into())
     };
     let ping = adhoc(&["all", "-m", "ping"])?;
     ping.expect_code(0)?;

@@ -803,15 +803,10 @@ fn run_with_timeout(mut cmd: Command, limit: Duration) -> Result<Output> {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let stdout = join_reader(out_reader);
-    let stderr = join_reader(err_reader);
-    Ok(Output {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    })
-}
-
-fn join_reader(reader: std::thread::JoinHandle<Vec<u8>>) -> Vec<u8> {
-    reader.join().unwrap_or_default()
+    Ok(std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+    .into())
 }

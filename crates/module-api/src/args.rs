@@ -371,14 +371,14 @@ impl<'de> de::Deserializer<'de> for ArgDeserializer<'_> {
                     .map(|part| Value::String(part.trim().to_string()))
                     .filter(|v| v.as_str() != Some(""))
                     .collect();
-                visitor.visit_seq(OwnedSeqAccess {
+                visitor.visit_seq(SeqAccess {
                     items: items.into_iter(),
                     index: 0,
                     mode: self.mode,
                 })
             }
             Value::Null => Err(self.expected("a list")),
-            scalar => visitor.visit_seq(OwnedSeqAccess {
+            scalar => visitor.visit_seq(SeqAccess {
                 items: vec![scalar.clone()].into_iter(),
                 index: 0,
                 mode: self.mode,
@@ -464,13 +464,18 @@ impl<'de> de::Deserializer<'de> for ArgDeserializer<'_> {
 
 static EMPTY_MAP: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
-struct SeqAccess<'a> {
-    items: std::slice::Iter<'a, Value>,
+/// Elements of a list, borrowed from the arguments or built from a comma-separated string.
+struct SeqAccess<I> {
+    items: I,
     index: usize,
     mode: ArgMode,
 }
 
-impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
+impl<'de, I, B> de::SeqAccess<'de> for SeqAccess<I>
+where
+    I: Iterator<Item = B>,
+    B: std::borrow::Borrow<Value>,
+{
     type Error = ArgError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -483,34 +488,7 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
         let index = self.index;
         self.index += 1;
         seed.deserialize(ArgDeserializer {
-            value,
-            mode: self.mode,
-        })
-        .map(Some)
-        .map_err(|e| e.within(&index.to_string()))
-    }
-}
-
-struct OwnedSeqAccess {
-    items: std::vec::IntoIter<Value>,
-    index: usize,
-    mode: ArgMode,
-}
-
-impl<'de> de::SeqAccess<'de> for OwnedSeqAccess {
-    type Error = ArgError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, ArgError> {
-        let Some(value) = self.items.next() else {
-            return Ok(None);
-        };
-        let index = self.index;
-        self.index += 1;
-        seed.deserialize(ArgDeserializer {
-            value: &value,
+            value: value.borrow(),
             mode: self.mode,
         })
         .map(Some)

@@ -26,6 +26,60 @@ pub enum InventoryError {
     /// A host pattern that cannot be evaluated (bad regex, subscript past the end).
     #[error("host pattern `{pattern}`: {message}")]
     Pattern { pattern: String, message: String },
+    /// An inventory script that could not be started: a `#!` file without the executable
+    /// bit, a missing interpreter, a `noexec` mount, ...
+    #[error("inventory script {}: cannot run it: {reason}", path.display())]
+    ScriptNotRunnable { path: PathBuf, reason: String },
+    /// An inventory script that exited unsuccessfully. `command` is the script with its
+    /// arguments (`--list` or `--host <name>`); `stderr` is its trimmed error output.
+    #[error(
+        "inventory script `{command}` failed ({status}){}",
+        stderr_suffix(stderr)
+    )]
+    ScriptFailed {
+        path: PathBuf,
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    /// An inventory script whose output is not JSON. `line` and `col` are serde_json's
+    /// position in the output (1-based line; column 0 when the output ended early).
+    #[error(
+        "inventory script `{command}` printed invalid JSON at line {line}, column {col}: {message}"
+    )]
+    ScriptJson {
+        path: PathBuf,
+        command: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    /// An inventory script whose JSON does not have the shape of an inventory. `key` is the
+    /// offending place in the output, such as `web.hosts` or `_meta.hostvars.web1` (empty
+    /// for the output as a whole).
+    #[error("inventory script `{command}`: {}{message}", key_prefix(key))]
+    ScriptShape {
+        path: PathBuf,
+        command: String,
+        key: String,
+        message: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("`{key}`: ")
+    }
 }
 
 impl InventoryError {

@@ -1,9 +1,9 @@
 //! Ansible inventories for tend: loading (`-i` files, directories, host lists), host patterns,
 //! and the inventory part of variable precedence (group/host vars, `group_vars/`, `host_vars/`).
 //!
-//! Behaviour follows ansible-core's `InventoryManager`, `InventoryData`, the `yaml`, `ini` and
-//! `host_list` inventory plugins and the `host_group_vars` vars plugin, including the implicit
-//! `localhost` that exists only when a pattern names it.
+//! Behaviour follows ansible-core's `InventoryManager`, `InventoryData`, the `yaml`, `ini`,
+//! `script` and `host_list` inventory plugins and the `host_group_vars` vars plugin, including
+//! the implicit `localhost` that exists only when a pattern names it.
 
 mod address;
 mod data;
@@ -11,6 +11,7 @@ mod error;
 mod ini_format;
 mod pattern;
 mod pyliteral;
+mod script_format;
 mod shlex;
 mod source;
 mod yaml_format;
@@ -84,9 +85,11 @@ impl Inventory {
     }
 
     /// Loads one `-i` argument: a YAML file (`.yml`/`.yaml`/`.json`, or any file shaped like a
-    /// YAML inventory), an INI file, a directory of inventory files (hidden files,
-    /// `group_vars`/`host_vars`, and `~`, `.orig`, `.bak`, `.retry`, `.pyc`, ... are skipped),
-    /// or a comma-separated host list such as `web1,web2,` (when no such path exists).
+    /// YAML inventory), an INI file, an executable inventory script (a file with an executable
+    /// bit that starts with `#!`, run with `--list` and, without `_meta.hostvars`, `--host`),
+    /// a directory of any of these (hidden files, `group_vars`/`host_vars`, and `~`, `.orig`,
+    /// `.bak`, `.retry`, `.pyc`, ... are skipped), or a comma-separated host list such as
+    /// `web1,web2,` (when no such path exists).
     /// `group_vars/` and `host_vars/` next to a file (or inside a directory) are loaded too.
     pub fn load(source: &str) -> Result<Inventory, InventoryError> {
         Inventory::load_many(&[source.to_string()])

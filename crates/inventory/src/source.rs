@@ -1,6 +1,6 @@
-//! Reading `-i` sources from disk: files (YAML or INI, told apart as Ansible's plugin chain
-//! would), inventory directories, comma-separated host lists, and the `group_vars/` and
-//! `host_vars/` directories next to them.
+//! Reading `-i` sources from disk: files (inventory scripts, YAML or INI, told apart as
+//! Ansible's plugin chain would), inventory directories, comma-separated host lists, and the
+//! `group_vars/` and `host_vars/` directories next to them.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,7 +12,7 @@ use tend_yaml::NodeKind;
 
 use crate::address::parse_address;
 use crate::data::{CurrentSource, InventoryData, LOCALHOST_NAMES, UNGROUPED};
-use crate::{ini_format, yaml_format, InventoryError};
+use crate::{ini_format, script_format, yaml_format, InventoryError};
 
 /// Extensions Ansible skips inside an inventory directory (`INVENTORY_IGNORE_EXTS`: the
 /// generic reject list plus `.orig`, `.cfg`, `.retry`).
@@ -112,10 +112,19 @@ fn yaml_error(file: &Path, e: tend_yaml::YamlError) -> InventoryError {
     InventoryError::at_span(file, e.span, e.message)
 }
 
+/// Parses one inventory file: runs it when it is an inventory script, else reads it as YAML or
+/// INI.
 fn parse_file(data: &mut InventoryData, path: &Path) -> Result<(), InventoryError> {
-    let text = read_text(path)?;
+    let meta = fs::metadata(path).map_err(|e| InventoryError::io(path, e))?;
+    let bytes = fs::read(path).map_err(|e| InventoryError::io(path, e))?;
     data.set_current_file(path);
-    let result = parse_text(data, &text, path);
+    let result = if script_format::is_script(&meta, &bytes) {
+        script_format::parse(data, path)
+    } else {
+        String::from_utf8(bytes)
+            .map_err(|e| InventoryError::io(path, std::io::Error::new(ErrorKind::InvalidData, e)))
+            .and_then(|text| parse_text(data, &text, path))
+    };
     data.current_source = CurrentSource::None;
     result
 }
@@ -134,12 +143,8 @@ fn parse_text(data: &mut InventoryData, text: &str, path: &Path) -> Result<(), I
         _ => {}
     }
     if text.starts_with("#!") {
-        return Err(InventoryError::parse(
-            path,
-            1,
-            1,
-            "dynamic inventory scripts are not supported; use a YAML or INI inventory",
-        ));
+        // An inventory script without its executable bit (executable ones never get here).
+        return Err(script_format::not_executable(path));
     }
     // No telling extension: YAML if it has the shape of a YAML inventory, else INI, the order
     // in which Ansible's plugins try it.

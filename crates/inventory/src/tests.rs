@@ -701,3 +701,269 @@ fn example_inventory_loads() {
     assert!(vars.contains_key("demo_dir"));
     assert!(!inv.host("localhost").is_some_and(|h| h.implicit));
 }
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    write(path, text);
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// A `#!/bin/sh` inventory script that prints `json` for `--list` and fails otherwise.
+fn list_script(json: &str) -> String {
+    format!(
+        "#!/bin/sh\n[ \"$1\" = --list ] || {{ echo \"unexpected: $*\" >&2; exit 3; }}\n\
+         cat <<'EOF'\n{json}\nEOF\n"
+    )
+}
+
+fn load_path(path: &Path) -> Result<Inventory, InventoryError> {
+    Inventory::load(&path.display().to_string())
+}
+
+#[test]
+fn inventory_script_with_meta() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    let script = root.join("inventory.sh");
+    // A script that reads its stdin would hang or fail here unless stdin is null.
+    let body = list_script(
+        r#"{
+  "web": ["web1", "web2", "web[3:4]", "web5:2222"],
+  "db": {"hosts": ["db1"], "vars": {"port": 5432, "role": "db"}},
+  "prod": {"children": ["web", "db"], "vars": {"env": "prod", "role": "generic"}},
+  "all": {"vars": {"ntp": "pool.ntp.org", "role": "any"}, "hosts": ["lonely"]},
+  "empty": {"hosts": []},
+  "_meta": {
+    "hostvars": {
+      "web1": {"role": "frontend", "nested": {"a": [1, null, true]}},
+      "lonely": {"ansible_host": "192.0.2.1"},
+      "stranger": {"never": 1}
+    }
+  }
+}"#,
+    )
+    .replacen(
+        "#!/bin/sh\n",
+        "#!/bin/sh\nif read -r line; then exit 9; fi\n",
+        1,
+    );
+    write_script(&script, &body);
+    write(&root.join("group_vars/web.yml"), "from_group_vars: 1\n");
+
+    let inv = load_path(&script).unwrap_or_else(|e| panic!("{e}"));
+    // Names are verbatim: no ranges, no ports. (`all` lists its own hosts first.)
+    assert_eq!(
+        select(&inv, "all"),
+        ["lonely", "web1", "web2", "web[3:4]", "web5:2222", "db1"]
+    );
+    assert_eq!(select(&inv, "ungrouped"), ["lonely"]);
+    assert_eq!(
+        select(&inv, "prod"),
+        ["web1", "web2", "web[3:4]", "web5:2222", "db1"]
+    );
+    assert!(inv.host("stranger").is_none());
+    let web1 = inv.host_vars("web1");
+    assert_eq!(web1["role"], json!("frontend"));
+    assert_eq!(web1["env"], json!("prod"));
+    assert_eq!(web1["from_group_vars"], json!(1));
+    assert!(!web1.contains_key("ansible_port"));
+    // A child group's vars beat its parent's, and the parent's beat `all`'s.
+    assert_eq!(inv.host_vars("db1")["role"], json!("db"));
+    assert_eq!(inv.host_vars("web2")["role"], json!("generic"));
+    assert_eq!(inv.host_vars("lonely")["role"], json!("any"));
+    assert_eq!(web1["inventory_file"], json!(script.display().to_string()));
+    insta::assert_snapshot!(dump(&inv, Some(root)));
+}
+
+#[test]
+fn inventory_script_without_meta_asks_each_host() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    let script = root.join("inventory");
+    write_script(
+        &script,
+        r#"#!/bin/sh
+case "$1" in
+--list) cat <<'EOF'
+{"web": {"hosts": ["web1", "web2"], "vars": {"g": "web"}}, "solo": {"a": 1}}
+EOF
+;;
+--host)
+  echo "$2" >> "$(dirname "$0")/calls"
+  case "$2" in
+  web1) printf '{"from_host": "%s", "g": "host", "cwd": "%s"}\n' "$2" "$PWD" ;;
+  solo) echo '{}' ;;
+  esac
+;;
+*) exit 2 ;;
+esac
+"#,
+    );
+    let inv = load_path(&script).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(select(&inv, "all"), ["web1", "web2", "solo"]);
+    let calls = fs::read_to_string(root.join("calls")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(calls, "web1\nweb2\nsolo\n");
+    let web1 = inv.host_vars("web1");
+    assert_eq!(web1["from_host"], json!("web1"));
+    assert_eq!(web1["g"], json!("host"));
+    let cwd = std::env::current_dir().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(web1["cwd"], json!(cwd.display().to_string()));
+    // Empty `--host` output means no variables.
+    assert_eq!(inv.host_vars("web2")["g"], json!("web"));
+    // An object without `hosts`/`vars`/`children` is a host named like its group, and the
+    // object holds the group's vars (Ansible's shorthand).
+    assert_eq!(select(&inv, "solo"), ["solo"]);
+    assert_eq!(inv.group_names("solo"), ["solo"]);
+    assert_eq!(inv.host_vars("solo")["a"], json!(1));
+}
+
+#[test]
+fn inventory_script_in_directory() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    write(
+        &root.join("01-static.yml"),
+        "web:\n  hosts:\n    web1:\n      x: yaml\n  vars:\n    g: yaml\n",
+    );
+    write_script(
+        &root.join("02-dynamic.sh"),
+        &list_script(
+            r#"{"web": ["web2", "web1"], "db": {"hosts": ["db1"]},
+                "_meta": {"hostvars": {"web1": {"x": "script"}}}}"#,
+        ),
+    );
+    // Executable but not a script (no `#!`): read as an inventory, as Ansible ends up doing.
+    write_script(&root.join("03-exec.ini"), "[cache]\ncache1\n");
+    // Ignored names are not run either.
+    write_script(&root.join("04-broken.sh~"), "#!/bin/sh\nexit 1\n");
+    write_script(&root.join("05-broken.bak"), "#!/bin/sh\nexit 1\n");
+    write(&root.join("group_vars/db.yml"), "from_group_vars: 1\n");
+
+    let inv = load_path(root).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(select(&inv, "all"), ["web1", "web2", "db1", "cache1"]);
+    assert_eq!(select(&inv, "web"), ["web1", "web2"]);
+    assert_eq!(inv.host_vars("web1")["x"], json!("script"));
+    assert_eq!(inv.host_vars("web2")["g"], json!("yaml"));
+    assert_eq!(inv.host_vars("db1")["from_group_vars"], json!(1));
+    assert_eq!(
+        inv.host_vars("web2")["inventory_file"],
+        json!(root.join("02-dynamic.sh").display().to_string())
+    );
+    assert_eq!(
+        inv.host_vars("web1")["inventory_file"],
+        json!(root.join("01-static.yml").display().to_string())
+    );
+}
+
+#[test]
+fn inventory_script_errors() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    let cases: &[(&str, String)] = &[
+        (
+            "fails",
+            "#!/bin/sh\necho 'partial output'\nprintf '  cannot reach the API\\n\\n' >&2\nexit 3\n"
+                .into(),
+        ),
+        ("fails_silently", "#!/bin/sh\nexit 1\n".into()),
+        ("invalid_json", list_script("{\n  \"web\": [\"web1\",]\n}")),
+        ("truncated_json", list_script("{\"web\": [\"web1\"")),
+        ("empty_output", "#!/bin/sh\n".into()),
+        ("not_an_object", list_script("[\"web1\"]")),
+        ("group_scalar", list_script("{\"web\": \"web1\"}")),
+        (
+            "hosts_not_list",
+            list_script("{\"web\": {\"hosts\": {\"web1\": {}}}}"),
+        ),
+        (
+            "host_not_string",
+            list_script("{\"web\": {\"hosts\": [\"web1\", 2]}}"),
+        ),
+        ("host_empty", list_script("{\"web\": [\"\"]}")),
+        ("vars_not_object", list_script("{\"web\": {\"vars\": [1]}}")),
+        (
+            "bad_priority",
+            list_script("{\"web\": {\"vars\": {\"ansible_group_priority\": \"high\"}}}"),
+        ),
+        (
+            "children_not_list",
+            list_script("{\"web\": {\"children\": \"db\"}}"),
+        ),
+        (
+            "children_loop",
+            list_script("{\"a\": {\"children\": [\"b\"]}, \"b\": {\"children\": [\"a\"]}}"),
+        ),
+        ("meta_not_object", list_script("{\"_meta\": []}")),
+        (
+            "hostvars_not_object",
+            list_script("{\"_meta\": {\"hostvars\": [\"web1\"]}}"),
+        ),
+        (
+            "hostvar_not_object",
+            list_script("{\"web\": [\"web1\"], \"_meta\": {\"hostvars\": {\"web1\": 3}}}"),
+        ),
+        (
+            "host_fails",
+            "#!/bin/sh\nif [ \"$1\" = --list ]; then echo '{\"web\": [\"web1\"]}'; \
+             else echo \"no such host: $2\" >&2; exit 4; fi\n"
+                .into(),
+        ),
+        (
+            "host_invalid_json",
+            "#!/bin/sh\nif [ \"$1\" = --list ]; then echo '{\"web\": [\"web1\"]}'; \
+             else echo 'web1 vars'; fi\n"
+                .into(),
+        ),
+        (
+            "host_not_object",
+            "#!/bin/sh\nif [ \"$1\" = --list ]; then echo '{\"web\": [\"web1\"]}'; \
+             else echo '[1]'; fi\n"
+                .into(),
+        ),
+        (
+            "missing_interpreter",
+            "#!/nonexistent/interpreter\n{}\n".into(),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, body) in cases {
+        let path = root.join(name);
+        write_script(&path, body);
+        let err = match load_path(&path) {
+            Ok(_) => panic!("{name}: expected an error"),
+            Err(e) => e,
+        };
+        let ok = match *name {
+            "fails" | "fails_silently" | "host_fails" => {
+                matches!(err, InventoryError::ScriptFailed { .. })
+            }
+            "invalid_json" | "truncated_json" | "host_invalid_json" => {
+                matches!(err, InventoryError::ScriptJson { .. })
+            }
+            "missing_interpreter" => matches!(err, InventoryError::ScriptNotRunnable { .. }),
+            _ => matches!(err, InventoryError::ScriptShape { .. }),
+        };
+        assert!(ok, "{name}: {err:?}");
+        out.push(
+            err.to_string()
+                .replace(&root.display().to_string(), "<dir>"),
+        );
+    }
+
+    // A `#!` file without the executable bit is not run, and says why.
+    let plain = root.join("not_executable");
+    write(&plain, &list_script("{}"));
+    let err = load_path(&plain).err();
+    assert!(
+        matches!(err, Some(InventoryError::ScriptNotRunnable { .. })),
+        "{err:?}"
+    );
+    if let Some(err) = err {
+        out.push(
+            err.to_string()
+                .replace(&root.display().to_string(), "<dir>"),
+        );
+    }
+    insta::assert_snapshot!(out.join("\n"));
+}

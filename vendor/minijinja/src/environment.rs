@@ -21,6 +21,8 @@ type FormatterFunc = dyn Fn(&mut Output, &mut State, &Value) -> Result<(), Error
 type PathJoinFunc = dyn for<'s> Fn(&'s str, &'s str) -> Cow<'s, str> + Sync + Send;
 type UnknownMethodFunc =
     dyn Fn(&mut State, &Value, &str, &[Value]) -> Result<Value, Error> + Sync + Send;
+// TEND PATCH (string %): see TEND-PATCHES.md.
+type StringRemFunc = dyn Fn(&State, &Value, &Value) -> Result<Value, Error> + Sync + Send;
 
 fn default_auto_escape_callback() -> Arc<AutoEscapeFunc> {
     static DEFAULT_AUTO_ESCAPE: OnceLock<Arc<AutoEscapeFunc>> = OnceLock::new();
@@ -73,6 +75,8 @@ pub struct Environment<'source> {
     globals: Arc<BTreeMap<Cow<'source, str>, Value>>,
     path_join_callback: Option<Arc<PathJoinFunc>>,
     pub(crate) unknown_method_callback: Option<Arc<UnknownMethodFunc>>,
+    // TEND PATCH (string %)
+    pub(crate) string_rem_callback: Option<Arc<StringRemFunc>>,
     undefined_behavior: UndefinedBehavior,
     formatter: Arc<FormatterFunc>,
     formatter_is_default: bool,
@@ -115,6 +119,7 @@ impl<'source> Environment<'source> {
             globals: defaults::get_globals(),
             path_join_callback: None,
             unknown_method_callback: None,
+            string_rem_callback: None, // TEND PATCH (string %)
             undefined_behavior: UndefinedBehavior::default(),
             formatter: default_formatter(),
             formatter_is_default: true,
@@ -138,6 +143,7 @@ impl<'source> Environment<'source> {
             globals: Default::default(),
             path_join_callback: None,
             unknown_method_callback: None,
+            string_rem_callback: None, // TEND PATCH (string %)
             undefined_behavior: UndefinedBehavior::default(),
             formatter: default_formatter(),
             formatter_is_default: true,
@@ -336,6 +342,16 @@ impl<'source> Environment<'source> {
         F: Fn(&mut State, &Value, &str, &[Value]) -> Result<Value, Error> + Sync + Send + 'static,
     {
         self.unknown_method_callback = Some(Arc::new(f));
+    }
+
+    /// TEND PATCH (string %): sets the function that evaluates `a % b` when `a` is a string
+    /// (Python's printf-style formatting in Jinja2).  Without it, `%` on a string fails as
+    /// an unsupported operation.  Numbers keep the builtin modulo.
+    pub fn set_string_rem_callback<F>(&mut self, f: F)
+    where
+        F: Fn(&State, &Value, &Value) -> Result<Value, Error> + Sync + Send + 'static,
+    {
+        self.string_rem_callback = Some(Arc::new(f));
     }
 
     /// Removes all stored templates.

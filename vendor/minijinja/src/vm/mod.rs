@@ -541,7 +541,16 @@ impl<'env> Executor<'env> {
                 Instruction::Mul => func_binop!(mul),
                 Instruction::Div => func_binop!(div),
                 Instruction::IntDiv => func_binop!(int_div),
-                Instruction::Rem => func_binop!(rem),
+                // TEND PATCH (string %): `str % x` goes to the environment's callback.
+                Instruction::Rem => {
+                    b = stack.pop();
+                    a = stack.pop();
+                    let rv = match state.env().string_rem_callback {
+                        Some(ref f) if a.as_str().is_some() => f(state, &a, &b),
+                        _ => ops::rem(&a, &b),
+                    };
+                    stack.push(ctx_ok!(rv));
+                }
                 Instruction::Pow => func_binop!(pow),
                 Instruction::Eq => op_binop!(==),
                 Instruction::Ne => op_binop!(!=),

@@ -16,8 +16,6 @@ pub enum Kind {
     Filter,
     Test,
     Lookup,
-    /// Python's `'text' % values`, which minijinja cannot evaluate.
-    StringPercent,
 }
 
 /// A filter, test or lookup name used in a template, at a byte offset of the source.
@@ -27,8 +25,6 @@ pub struct Use {
     pub name: String,
     pub offset: usize,
 }
-
-pub const PERCENT_MESSAGE: &str = "Python's % string formatting is not supported by tend; use the format filter instead ('%s-%d' | format(a, b))";
 
 /// The first name `source` (a template) uses that `env` does not provide.
 pub fn unknown_in_template(env: &Environment<'_>, source: &str) -> Option<TemplateError> {
@@ -48,7 +44,6 @@ fn first_unknown(env: &Environment<'_>, source: &str, uses: Vec<Use>) -> Option<
         Kind::Filter => !minijinja::tests::is_filter(&state, &u.name),
         Kind::Test => !minijinja::tests::is_test(&state, &u.name),
         Kind::Lookup => crate::lookup::canonical(&u.name).is_none(),
-        Kind::StringPercent => true,
     })?;
     let message = match unknown.kind {
         Kind::Filter
@@ -62,7 +57,6 @@ fn first_unknown(env: &Environment<'_>, source: &str, uses: Vec<Use>) -> Option<
         Kind::Filter => format!("No filter named '{}'.", unknown.name),
         Kind::Test => format!("No test named '{}'.", unknown.name),
         Kind::Lookup => format!("The lookup plugin '{}' was not found.", unknown.name),
-        Kind::StringPercent => PERCENT_MESSAGE.to_string(),
     };
     let (line, col) = line_col(source, unknown.offset);
     Some(TemplateError::Syntax {
@@ -215,17 +209,7 @@ fn scan_expr(bytes: &[u8], start: usize, end: usize, statement: bool, uses: &mut
     while i < end {
         let c = bytes[i];
         if c == b'\'' || c == b'"' {
-            let literal_start = i;
             i = string_end(bytes, i).min(end);
-            let next = skip_ws(bytes, i, end);
-            // A string on the left of `%` can only be Python's formatting operator.
-            if prev != Some(b'.') && next < end && bytes[next] == b'%' {
-                uses.push(Use {
-                    kind: Kind::StringPercent,
-                    name: String::new(),
-                    offset: literal_start,
-                });
-            }
             prev = Some(b'"');
             first_word = false;
             continue;
@@ -369,14 +353,8 @@ mod tests {
     }
 
     #[test]
-    fn finds_string_formatting() {
-        assert_eq!(
-            names("{{ 'a%s' % x }}{% set y = \"%d\"%3 %}{{ 7 % 2 }}{{ x % 'y' }}"),
-            vec![
-                (Kind::StringPercent, String::new()),
-                (Kind::StringPercent, String::new()),
-            ]
-        );
+    fn string_formatting_is_no_name() {
+        assert!(names("{{ 'a%s' % x }}{% set y = \"%d\"%3 %}{{ 7 % 2 }}{{ x % 'y' }}").is_empty());
         assert!(names("{% set x = 'a' %}{% set y = 'b' -%}").is_empty());
     }
 

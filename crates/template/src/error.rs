@@ -143,12 +143,6 @@ fn unknown_name_message(err: &minijinja::Error) -> Option<String> {
 }
 
 fn render_message(err: &minijinja::Error, ctx: &ErrorContext<'_>) -> String {
-    if err
-        .detail()
-        .is_some_and(|d| d.starts_with("tried to use % operator on unsupported types string"))
-    {
-        return crate::check::PERCENT_MESSAGE.to_string();
-    }
     let mut message = match (err.kind(), err.detail()) {
         // Our own filters report with this kind and a complete Ansible-style sentence.
         (ErrorKind::InvalidOperation, Some(detail)) => detail.to_string(),

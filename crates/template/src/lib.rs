@@ -19,6 +19,8 @@
 //! - unknown filters, tests and literally named lookups are reported by
 //!   [`Templater::check_template`], as Jinja2 reports them when compiling;
 //! - filters and tests also answer to `ansible.builtin.<name>` and `ansible.legacy.<name>`;
+//! - `'…' % values` is Python's printf-style formatting (`percent.rs`, reached through tend's
+//!   patch of minijinja): `(a, b)` spreads, a list is one argument, a mapping feeds `%(key)s`;
 //! - `random(seed=…)`, `shuffle(seed=…)` and the password lookup's `seed` reproduce Python's
 //!   `random.Random`, so seeded values equal Ansible's.
 //!
@@ -29,9 +31,8 @@
 //! - `union`/`intersect`/`difference`/`symmetric_difference` keep first-seen order (Python's set
 //!   order is a hash order);
 //! - values are immutable: `list.append()`/`dict.update()` in templates have no effect;
-//! - minijinja has no operator hook, so Python's `'…' % values` formatting (refused by
-//!   `check_template` with a hint to use `format`) and datetime arithmetic (`date1 - date2`,
-//!   `.days`) are not provided; datetimes compare, format and have attributes;
+//! - datetime arithmetic (`date1 - date2`, `.days`) is not provided; datetimes compare, format
+//!   and have attributes;
 //! - lookups: `errors='warn'` behaves as `'ignore'` (no warning channel); `vars`, `varnames`
 //!   and `template` also see template locals (loop variables, `set`); `config`, `url`,
 //!   `unvault` and `inventory_hostnames` are not provided; `ini`/`csvfile` read UTF-8 only;
@@ -50,6 +51,7 @@ mod jinja_tests;
 mod lookup;
 mod methods;
 mod more_filters;
+mod percent;
 mod pyfmt;
 mod pyjson;
 mod pyrandom;
@@ -142,6 +144,7 @@ impl Templater {
         });
         env.set_formatter(format_value);
         env.set_unknown_method_callback(methods::call_method);
+        env.set_string_rem_callback(|_, format, args| percent::format_value(format, args));
         env.add_function(
             rewrite::STRICT_FN,
             |value: &Value| -> Result<Value, Error> {

@@ -11,7 +11,7 @@ use minijinja::{Error, ErrorKind};
 /// undefined makes them.
 pub fn py_str(value: &Value) -> Result<String, Error> {
     let mut out = String::new();
-    write_str(&mut out, value)?;
+    write_str(&mut out, value, false)?;
     Ok(out)
 }
 
@@ -26,11 +26,26 @@ pub fn py_output(value: &Value) -> Result<String, Error> {
 /// Python `repr(value)`.
 pub fn py_repr(value: &Value) -> Result<String, Error> {
     let mut out = String::new();
-    write_repr(&mut out, value)?;
+    write_repr(&mut out, value, false)?;
     Ok(out)
 }
 
-fn write_str(out: &mut String, value: &Value) -> Result<(), Error> {
+/// Python `str(value)` as code inside a template sees it (`'%s' % value`): like [`py_str`],
+/// but tuples print as tuples, `(1, 2)`, since no output conversion has happened yet.
+pub fn py_str_keep_tuples(value: &Value) -> Result<String, Error> {
+    let mut out = String::new();
+    write_str(&mut out, value, true)?;
+    Ok(out)
+}
+
+/// Python `repr(value)`, tuples printed as tuples (see [`py_str_keep_tuples`]).
+pub fn py_repr_keep_tuples(value: &Value) -> Result<String, Error> {
+    let mut out = String::new();
+    write_repr(&mut out, value, true)?;
+    Ok(out)
+}
+
+fn write_str(out: &mut String, value: &Value, tuples: bool) -> Result<(), Error> {
     if let Some(dt) = crate::datetime::as_datetime(value) {
         out.push_str(&dt.py_str());
         return Ok(());
@@ -46,11 +61,11 @@ fn write_str(out: &mut String, value: &Value) -> Result<(), Error> {
             ));
             Ok(())
         }
-        _ => write_repr(out, value),
+        _ => write_repr(out, value, tuples),
     }
 }
 
-fn write_repr(out: &mut String, value: &Value) -> Result<(), Error> {
+fn write_repr(out: &mut String, value: &Value, tuples: bool) -> Result<(), Error> {
     if let Some(dt) = crate::datetime::as_datetime(value) {
         out.push_str(&dt.py_repr());
         return Ok(());
@@ -91,23 +106,30 @@ fn write_repr(out: &mut String, value: &Value) -> Result<(), Error> {
                 if idx > 0 {
                     out.push_str(", ");
                 }
-                write_repr(out, &key)?;
+                write_repr(out, &key, tuples)?;
                 out.push_str(": ");
-                write_repr(out, &value.get_item(&key)?)?;
+                write_repr(out, &value.get_item(&key)?, tuples)?;
             }
             out.push('}');
             Ok(())
         }
         // Tuples, sequences and iterables: Ansible 2.19 converts tuples to lists before printing.
         ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
+            let tuple = tuples && value.is_tuple();
+            out.push(if tuple { '(' } else { '[' });
+            let mut count = 0;
             for (idx, item) in value.try_iter()?.enumerate() {
                 if idx > 0 {
                     out.push_str(", ");
                 }
-                write_repr(out, &item)?;
+                write_repr(out, &item, tuples)?;
+                count += 1;
             }
-            out.push(']');
+            out.push_str(match (tuple, count) {
+                (true, 1) => ",)",
+                (true, _) => ")",
+                _ => "]",
+            });
             Ok(())
         }
         _ => {

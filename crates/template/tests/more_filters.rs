@@ -333,24 +333,70 @@ fn unknown_filters_fail_when_rendered_too() {
 }
 
 #[test]
-fn string_percent_formatting_is_refused_with_a_hint() {
+fn string_percent_is_python_formatting() {
     let t = Templater::new();
-    let hint = "Python's % string formatting is not supported by tend; use the format filter instead ('%s-%d' | format(a, b))";
+    assert_eq!(t.check_template("{{ '%s-%d' % (a, 3) }}"), Ok(()));
+    assert_eq!(t.check_expr("'%s' % x == 'y'"), Ok(()));
+    let vars =
+        json!({"fmt": "x%s", "n": 42, "f": 1.23456, "l": [1, 2], "d": {"name": "Bob", "age": 3}});
+    let render = |src: &str| t.render_str(src, &vars);
+    // The format string may come from a variable; the result is a string, also natively.
+    assert_eq!(render("{{ fmt % 'a' }}"), Ok(json!("xa")));
+    assert_eq!(render("{{ '%05d' % n }}"), Ok(json!("00042")));
     assert_eq!(
-        t.check_template("{{ '%s-%d' % (a, 3) }}"),
-        Err(TemplateError::Syntax {
-            message: hint.into(),
-            line: Some(1),
-            col: Some(4),
-        })
+        render("{{ '%.2f|%-4s|' % (f, 'ab') }}"),
+        Ok(json!("1.23|ab  |"))
     );
-    // A variable holding a string is only known when rendering.
-    assert!(matches!(
-        t.render_str("{{ fmt % 'a' }}", &json!({"fmt": "x%s"})),
-        Err(TemplateError::Render { message }) if message == hint
-    ));
+    assert_eq!(
+        render("{{ '%(name)s is %(age)d' % d }}"),
+        Ok(json!("Bob is 3"))
+    );
+    // A list is one argument; only a tuple spreads.
+    assert_eq!(render("{{ '%s' % l }}"), Ok(json!("[1, 2]")));
+    assert_eq!(render("{{ '%s+%s' % (l[0], l[1]) }}"), Ok(json!("1+2")));
+    // Precedence as in Jinja2: `%` binds tighter than `~`, filters tighter than `%`.
+    assert_eq!(render("{{ 'p=%d' % n ~ '/tcp' }}"), Ok(json!("p=42/tcp")));
+    assert_eq!(render("{{ '%s' % fmt | upper }}"), Ok(json!("X%S")));
+    // Numbers keep the modulo, with Python's signs.
+    assert_eq!(
+        render("{{ n % 5 }} {{ -7 % 3 }} {{ 7 % -3 }}"),
+        Ok(json!("2 2 -2"))
+    );
     assert_eq!(
         r("{{ '%s-%d' | format('a', 3) }} {{ 7 % 3 }}"),
         json!("a-3 1")
     );
+    for (src, message) in [
+        (
+            "{{ '%s %s' % (n,) }}",
+            "not enough arguments for format string",
+        ),
+        (
+            "{{ '%s' % (n, n) }}",
+            "not all arguments converted during string formatting",
+        ),
+        (
+            "{{ '%d' % fmt }}",
+            "%d format: a real number is required, not str",
+        ),
+    ] {
+        assert_eq!(
+            render(src),
+            Err(TemplateError::Render {
+                message: message.into()
+            }),
+            "{src}"
+        );
+    }
+    // Undefined arguments fail, naming the variable.
+    for src in [
+        "{{ '%s' % nope }}",
+        "{{ '%s-%s' % (n, nope) }}",
+        "{{ 'x' % nope }}",
+    ] {
+        assert!(
+            matches!(render(src), Err(TemplateError::Undefined { name, .. }) if name == "nope"),
+            "{src}"
+        );
+    }
 }

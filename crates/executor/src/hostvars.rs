@@ -8,7 +8,11 @@ use crate::run::HostState;
 
 /// Every inventory host's variables as a task sees them through `hostvars`: inventory vars,
 /// gathered facts and what `set_fact`/`register` stored, for the hosts this play has seen.
-pub(crate) fn snapshot(inventory: &Inventory, hosts: &[HostState]) -> Value {
+pub(crate) fn snapshot(
+    inventory: &Inventory,
+    outside: &Map<String, Value>,
+    hosts: &[HostState],
+) -> Value {
     let mut all = Map::new();
     for h in inventory.hosts() {
         let mut vars = inventory.host_vars(&h.name);
@@ -18,6 +22,11 @@ pub(crate) fn snapshot(inventory: &Inventory, hosts: &[HostState]) -> Value {
             serde_json::json!(inventory.group_names(&h.name)),
         );
         all.insert(h.name.clone(), Value::Object(vars));
+    }
+    for (name, vars) in outside {
+        if let (Some(Value::Object(entry)), Value::Object(vars)) = (all.get_mut(name), vars) {
+            entry.extend(vars.clone());
+        }
     }
     for state in hosts {
         let entry = all
@@ -29,6 +38,18 @@ pub(crate) fn snapshot(inventory: &Inventory, hosts: &[HostState]) -> Value {
         }
     }
     Value::Object(all)
+}
+
+/// Facts and stored variables of hosts outside the current slice of host states, for
+/// [`snapshot`].
+pub(crate) fn host_entries<'a>(states: impl Iterator<Item = &'a HostState>) -> Map<String, Value> {
+    states
+        .map(|s| {
+            let mut vars = s.facts.clone();
+            vars.extend(s.host_vars.clone());
+            (s.name.clone(), Value::Object(vars))
+        })
+        .collect()
 }
 
 fn mentions(value: &Value, needle: &str) -> bool {

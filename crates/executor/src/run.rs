@@ -1,5 +1,7 @@
-//! The linear strategy: each task finishes on every host before the next starts; hosts run
-//! in parallel up to `forks`; failed and unreachable hosts drop out; blocks rescue and clean
+//! Plays over hosts: `order` and `serial` batches; the linear strategy (each task finishes on
+//! every host before the next starts) and the free one (each host runs through the play on its
+//! own); hosts run in parallel up to `forks`; failed and unreachable hosts drop out, and
+//! `any_errors_fatal`/`max_fail_percentage` take the others with them; blocks rescue and clean
 //! up per host; handlers run at flush points for the hosts that notified them.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,7 +13,9 @@ use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 use tend_inventory::Inventory;
 use tend_module_api::{Host, ModuleError};
-use tend_playbook::{Action, Block, Meta, Play, Playbook, Step, Task};
+use tend_playbook::{
+    Action, BatchSize, Block, HostOrder, Meta, Play, Playbook, Step, Strategy, Task,
+};
 use tend_template::Templater;
 use tend_transport::TransportError;
 
@@ -42,6 +46,9 @@ pub(crate) struct HostState {
     pub notified: BTreeSet<usize>,
     /// While a delegated task runs: where it runs, for the `[host -> other]` display.
     pub delegated_to: Option<String>,
+    /// Free strategy: the banner of the task this host is running, shown before its first
+    /// result unless it is already the last banner shown.
+    pub banner: Option<(String, bool)>,
     pub stats: HostStats,
 }
 
@@ -61,6 +68,21 @@ pub(crate) struct PlayContext<'a> {
     pub templater: &'a Templater,
     /// Every host the play selected (`ansible_play_hosts_all`).
     pub play_hosts_all: Vec<String>,
+    /// The hosts of the current `serial` batch (all of the play's without `serial`),
+    /// including hosts that failed in an earlier play: `max_fail_percentage` counts them.
+    pub batch: Vec<String>,
+    /// The hosts of the batch that started the play (free strategy: `ansible_play_hosts`,
+    /// since each host only sees its own state).
+    pub batch_running: Vec<String>,
+    /// Hosts of the play already out of it when this batch started (failed or unreachable
+    /// earlier, or ended in an earlier batch): not in `ansible_play_hosts`.
+    pub removed: Vec<String>,
+    /// Free strategy: the last task banner shown, so a banner shows only when the task
+    /// whose results follow changes.
+    pub last_banner: std::sync::Mutex<Option<(String, bool)>>,
+    /// For `hostvars`: the variables of the play's hosts that are not in this batch's
+    /// slice of host states (earlier batches, or the other hosts under the free strategy).
+    pub outside_hostvars: Map<String, Value>,
     /// Whether anything in the play mentions `hostvars`: building it costs a copy of every
     /// host's variables per task, so it is only built when used.
     pub uses_hostvars: bool,
@@ -92,60 +114,108 @@ pub async fn run_playbook(
     let groups = serde_json::to_value(inventory.groups()).unwrap_or(Value::Null);
     let started = std::sync::atomic::AtomicBool::new(options.start_at_task.is_none());
 
-    for play in &playbook.plays {
-        runtime.sink.event(Event::PlayStart {
-            name: play.name.clone(),
-        });
+    'plays: for play in &playbook.plays {
+        // `ansible_play_hosts_all` keeps inventory order; `order` is the order of the run.
         let targeted = inventory
             .select_with_limit(&play.hosts, options.limit.as_deref())
             .map_err(|e| RunError::Pattern(e.to_string()))?;
-        // Hosts that failed or went unreachable in an earlier play stay out, as in Ansible
-        // (they still count in `ansible_play_hosts_all`).
-        let hosts: Vec<String> = targeted
-            .iter()
-            .filter(|h| states.get(*h).is_none_or(|s| !s.failed && !s.unreachable))
-            .cloned()
-            .collect();
-        if hosts.is_empty() {
+        let mut ordered = targeted.clone();
+        order_hosts(&mut ordered, play.order);
+        let uses_hostvars = crate::hostvars::play_mentions(play, "hostvars");
+        let batches = serial_batches(&ordered, &play.serial);
+        let mut ended_in_play: Vec<String> = Vec::new();
+        if batches.is_empty() {
+            runtime.sink.event(Event::PlayStart {
+                name: play.name.clone(),
+            });
             runtime.sink.event(Event::NoHostsMatched);
-            continue;
         }
-        let mut play_states: Vec<HostState> = hosts
-            .iter()
-            .map(|h| {
-                if !order.contains(h) {
-                    order.push(h.clone());
+        for batch in batches {
+            runtime.sink.event(Event::PlayStart {
+                name: play.name.clone(),
+            });
+            // Hosts that failed or went unreachable in an earlier play stay out, as in
+            // Ansible (they still count in `ansible_play_hosts_all`).
+            let hosts: Vec<String> = batch
+                .iter()
+                .filter(|h| states.get(*h).is_none_or(|s| !s.failed && !s.unreachable))
+                .cloned()
+                .collect();
+            if hosts.is_empty() {
+                runtime.sink.event(Event::NoHostsMatched);
+                continue;
+            }
+            let mut play_states: Vec<HostState> = hosts
+                .iter()
+                .map(|h| {
+                    if !order.contains(h) {
+                        order.push(h.clone());
+                    }
+                    let mut state = states.remove(h).unwrap_or_else(|| new_host(inventory, h));
+                    state.ended = false;
+                    state
+                })
+                .collect();
+            let outside_hostvars = match (uses_hostvars, play.strategy) {
+                (false, _) => Map::new(),
+                (true, Strategy::Linear) => crate::hostvars::host_entries(states.values()),
+                (true, Strategy::Free) => {
+                    crate::hostvars::host_entries(states.values().chain(&play_states))
                 }
-                let mut state = states.remove(h).unwrap_or_else(|| new_host(inventory, h));
-                state.ended = false;
-                state
-            })
-            .collect();
-        let ctx = PlayContext {
-            playbook,
-            play,
-            inventory,
-            options,
-            runtime,
-            templater: &templater,
-            play_hosts_all: targeted.clone(),
-            uses_hostvars: crate::hostvars::play_mentions(play, "hostvars"),
-            groups: groups.clone(),
-            search_dirs: vec![playbook.dir.clone()],
-            started: &started,
-            delegates: std::sync::Mutex::default(),
-        };
-        run_play(&ctx, &mut play_states).await;
-        let delegates: Vec<Arc<LazyConnection>> = ctx
-            .delegates
-            .lock()
-            .map(|d| d.values().cloned().collect())
-            .unwrap_or_default();
-        for connection in delegates {
-            connection.shutdown().await;
-        }
-        for state in play_states {
-            states.insert(state.name.clone(), state);
+            };
+            let removed: Vec<String> = targeted
+                .iter()
+                .filter(|h| {
+                    ended_in_play.contains(h)
+                        || states.get(*h).is_some_and(|s| s.failed || s.unreachable)
+                })
+                .cloned()
+                .collect();
+            let ctx = PlayContext {
+                playbook,
+                play,
+                inventory,
+                options,
+                runtime,
+                templater: &templater,
+                play_hosts_all: targeted.clone(),
+                batch,
+                batch_running: hosts,
+                removed,
+                last_banner: std::sync::Mutex::default(),
+                outside_hostvars,
+                uses_hostvars,
+                groups: groups.clone(),
+                search_dirs: vec![playbook.dir.clone()],
+                started: &started,
+                delegates: std::sync::Mutex::default(),
+            };
+            let flow = run_play(&ctx, &mut play_states).await;
+            let delegates: Vec<Arc<LazyConnection>> = ctx
+                .delegates
+                .lock()
+                .map(|d| d.values().cloned().collect())
+                .unwrap_or_default();
+            for connection in delegates {
+                connection.shutdown().await;
+            }
+            // A batch where every host failed ends the whole run, as in ansible-playbook.
+            let all_failed = play_states.iter().all(|s| s.failed || s.unreachable);
+            ended_in_play.extend(
+                play_states
+                    .iter()
+                    .filter(|s| s.ended)
+                    .map(|s| s.name.clone()),
+            );
+            for state in play_states {
+                states.insert(state.name.clone(), state);
+            }
+            match flow {
+                Flow::Abort => break 'plays,
+                _ if all_failed => break 'plays,
+                Flow::EndPlay => break,
+                Flow::Continue | Flow::EndBatch => {}
+            }
         }
     }
 
@@ -156,12 +226,62 @@ pub async fn run_playbook(
     }
 
     // Like Ansible's recap, only hosts that something happened to are listed.
+    // Ansible's recap lists hosts sorted by name.
+    order.sort();
     let hosts = order
         .into_iter()
         .filter_map(|h| states.remove(&h).map(|s| (h, s.stats)))
         .filter(|(_, s)| *s != HostStats::default())
         .collect();
     Ok(RunSummary { hosts })
+}
+
+/// `order`: the order a play takes its hosts in.
+fn order_hosts(hosts: &mut [String], order: HostOrder) {
+    match order {
+        HostOrder::Inventory => {}
+        HostOrder::ReverseInventory => hosts.reverse(),
+        HostOrder::Sorted => hosts.sort(),
+        HostOrder::ReverseSorted => {
+            hosts.sort();
+            hosts.reverse();
+        }
+        HostOrder::Shuffle => {
+            // std's per-process random hash keys are randomness enough for an order.
+            use std::hash::{BuildHasher, Hasher};
+            let mut state = std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish();
+            for i in (1..hosts.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                hosts.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+}
+
+/// `serial`: the play's hosts cut into batches, as Ansible's `_get_serialized_batches` does:
+/// the sizes are used in turn, the last one repeating; a size of 0 or less takes the rest.
+fn serial_batches(hosts: &[String], serial: &[BatchSize]) -> Vec<Vec<String>> {
+    let mut batches = Vec::new();
+    let mut rest = hosts;
+    let mut turn = 0;
+    while !rest.is_empty() {
+        let size = serial
+            .get(turn.min(serial.len().saturating_sub(1)))
+            .map_or(-1, |s| s.hosts(hosts.len()));
+        if size <= 0 {
+            batches.push(rest.to_vec());
+            break;
+        }
+        let take = (size as usize).min(rest.len());
+        batches.push(rest[..take].to_vec());
+        rest = &rest[take..];
+        turn += 1;
+    }
+    batches
 }
 
 fn new_host(inventory: &Inventory, name: &str) -> HostState {
@@ -178,6 +298,7 @@ fn new_host(inventory: &Inventory, name: &str) -> HostState {
         last_failure: None,
         notified: BTreeSet::new(),
         delegated_to: None,
+        banner: None,
         stats: HostStats::default(),
     }
 }
@@ -186,10 +307,34 @@ fn new_host(inventory: &Inventory, name: &str) -> HostState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
     Continue,
+    /// `meta: end_batch`: this batch is done; the next one runs.
+    EndBatch,
+    /// `meta: end_play`: this play is done, for every batch.
     EndPlay,
+    /// `max_fail_percentage` was exceeded: the whole run stops.
+    Abort,
 }
 
-async fn run_play(ctx: &PlayContext<'_>, hosts: &mut [HostState]) {
+async fn run_play(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
+    if ctx.play.strategy == Strategy::Linear {
+        return run_play_on(ctx, hosts).await;
+    }
+    // The free strategy: every host runs through the play as fast as it can.
+    let flows: Vec<Flow> = stream::iter(hosts.chunks_mut(1).map(|one| run_play_on(ctx, one)))
+        .buffer_unordered(ctx.options.forks.max(1))
+        .collect()
+        .await;
+    if !hosts.iter().any(HostState::active) {
+        ctx.runtime.sink.event(Event::NoMoreHosts);
+    }
+    flows
+        .into_iter()
+        .find(|f| *f == Flow::EndPlay)
+        .unwrap_or(Flow::Continue)
+}
+
+/// The play on `hosts`: all of a batch (linear strategy) or one host (free strategy).
+async fn run_play_on(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
     let everyone = vec![true; hosts.len()];
     if ctx.play.gather_facts {
         run_on_hosts(
@@ -212,19 +357,26 @@ async fn run_play(ctx: &PlayContext<'_>, hosts: &mut [HostState]) {
             continue;
         }
         let flow = run_steps(ctx, steps, hosts, &everyone).await;
+        if flow == Flow::Abort {
+            ctx.runtime.sink.event(Event::NoMoreHosts);
+            return flow;
+        }
         // Handlers flush at the end of each section; with force_handlers even for hosts
         // that failed, and even when no host is left.
         if hosts.iter().any(HostState::active) || force {
             flush_handlers(ctx, hosts, &everyone).await;
         }
-        if flow == Flow::EndPlay {
-            return;
+        if flow != Flow::Continue {
+            return flow;
         }
         if !hosts.iter().any(HostState::active) {
-            ctx.runtime.sink.event(Event::NoMoreHosts);
-            return;
+            if ctx.play.strategy == Strategy::Linear {
+                ctx.runtime.sink.event(Event::NoMoreHosts);
+            }
+            return Flow::Continue;
         }
     }
+    Flow::Continue
 }
 
 fn in_scope(hosts: &[HostState], scope: &[bool]) -> bool {
@@ -247,48 +399,106 @@ fn run_steps<'a>(
                 Step::Task(task) if !selected(ctx, task) => Flow::Continue,
                 Step::Task(task) => match task.module {
                     Action::Meta(meta) => run_meta(ctx, task, meta, hosts, scope).await,
-                    Action::Module(_) if task.run_once => {
-                        run_once(ctx, task, hosts, scope).await;
-                        Flow::Continue
-                    }
                     Action::Module(_) => {
-                        let name = display_name(ctx, task);
-                        run_on_hosts(ctx, hosts, scope, &name, false, |ctx, host, play_hosts| {
-                            Box::pin(run_task(ctx, task, host, play_hosts))
-                        })
-                        .await;
-                        Flow::Continue
+                        let ran: Vec<bool> = hosts
+                            .iter()
+                            .zip(scope)
+                            .map(|(h, s)| *s && h.active())
+                            .collect();
+                        if task.run_once && ctx.play.strategy == Strategy::Linear {
+                            run_once(ctx, task, hosts, scope).await;
+                        } else {
+                            let name = display_name(ctx, task);
+                            run_on_hosts(ctx, hosts, scope, &name, false, |ctx, host, shared| {
+                                Box::pin(run_task(ctx, task, host, shared))
+                            })
+                            .await;
+                        }
+                        after_task(ctx, task, hosts, &ran)
                     }
                 },
                 Step::Block(block) => run_block(ctx, block, hosts, scope).await,
             };
-            if flow == Flow::EndPlay {
-                return Flow::EndPlay;
+            if flow != Flow::Continue {
+                return flow;
             }
         }
         Flow::Continue
     })
 }
 
+/// `any_errors_fatal` and `max_fail_percentage` after a task ran on the hosts in `ran`.
+fn after_task(ctx: &PlayContext<'_>, task: &Task, hosts: &mut [HostState], ran: &[bool]) -> Flow {
+    if !ran.contains(&true) {
+        return Flow::Continue;
+    }
+    let broke: Vec<bool> = hosts
+        .iter()
+        .zip(ran)
+        .map(|(h, r)| *r && (h.failed || h.unreachable))
+        .collect();
+    let ignoring = task.ignore_errors || ctx.play.ignore_errors;
+    let fatal = task.any_errors_fatal.unwrap_or(ctx.play.any_errors_fatal);
+    // Every other host fails where it stands, as if the task had failed there too: a
+    // block's `rescue`/`always` still run for it (Ansible marks the host failed in its
+    // iterator; no count changes).
+    if fatal && !ignoring && broke.contains(&true) && ctx.play.strategy == Strategy::Linear {
+        for (h, b) in hosts.iter_mut().zip(&broke) {
+            if !*b && h.active() {
+                h.failed = true;
+            }
+        }
+    }
+    if let (Some(max), Strategy::Linear) = (ctx.play.max_fail_percentage, ctx.play.strategy) {
+        // Failures not being rescued, over the whole batch as Ansible counts them.
+        let failed = hosts
+            .iter()
+            .filter(|h| h.failed && !h.unreachable && h.rescue_depth == 0)
+            .count();
+        if failed as f64 / ctx.batch.len().max(1) as f64 > max / 100.0 {
+            for h in hosts.iter_mut() {
+                if h.active() {
+                    h.failed = true;
+                }
+            }
+            return Flow::Abort;
+        }
+    }
+    Flow::Continue
+}
+
 /// What every host of one task shares: the hosts still in the play and, when the play
 /// uses it, `hostvars`.
 pub(crate) struct TaskShared {
-    /// `ansible_play_hosts`: the hosts still in the play when the task starts.
+    /// `ansible_play_hosts`: the play's hosts still in it when the task starts.
     pub play_hosts: Vec<String>,
+    /// `ansible_play_batch`: the same, for the current batch only, in the play's `order`.
+    pub play_batch: Vec<String>,
     pub hostvars: Option<Value>,
 }
 
 impl TaskShared {
     fn new(ctx: &PlayContext<'_>, hosts: &[HostState]) -> Self {
+        let out: Vec<&str> = hosts
+            .iter()
+            .filter(|h| !h.active())
+            .map(|h| h.name.as_str())
+            .collect();
+        let in_play = |h: &&String| !ctx.removed.contains(h) && !out.contains(&h.as_str());
+        let (play_hosts, play_batch) = match ctx.play.strategy {
+            Strategy::Linear => (
+                ctx.play_hosts_all.iter().filter(in_play).cloned().collect(),
+                ctx.batch.iter().filter(in_play).cloned().collect(),
+            ),
+            // Each host only sees its own state.
+            Strategy::Free => (ctx.batch_running.clone(), ctx.batch_running.clone()),
+        };
         TaskShared {
-            play_hosts: hosts
-                .iter()
-                .filter(|h| h.active())
-                .map(|h| h.name.clone())
-                .collect(),
+            play_hosts,
+            play_batch,
             hostvars: ctx
                 .uses_hostvars
-                .then(|| crate::hostvars::snapshot(ctx.inventory, hosts)),
+                .then(|| crate::hostvars::snapshot(ctx.inventory, &ctx.outside_hostvars, hosts)),
         }
     }
 }
@@ -392,7 +602,7 @@ async fn run_block(
     if has_rescue {
         each_entered(hosts, &mut |h| h.rescue_depth -= 1);
     }
-    if flow == Flow::EndPlay {
+    if flow != Flow::Continue {
         return flow;
     }
     if has_rescue {
@@ -412,8 +622,9 @@ async fn run_block(
                     }
                 }
             }
-            if run_steps(ctx, &block.rescue, hosts, &rescuing).await == Flow::EndPlay {
-                return Flow::EndPlay;
+            let flow = run_steps(ctx, &block.rescue, hosts, &rescuing).await;
+            if flow != Flow::Continue {
+                return flow;
             }
         }
     }
@@ -457,9 +668,14 @@ async fn run_meta(
     }
     match meta {
         Meta::FlushHandlers => flush_handlers(ctx, hosts, &applies).await,
-        Meta::EndPlay | Meta::EndBatch => {
+        Meta::EndPlay => {
             if applies.contains(&true) {
                 return Flow::EndPlay;
+            }
+        }
+        Meta::EndBatch => {
+            if applies.contains(&true) {
+                return Flow::EndBatch;
             }
         }
         Meta::EndHost => {
@@ -543,16 +759,24 @@ async fn run_on_hosts<'a, F>(
 ) where
     F: Fn(&'a PlayContext<'a>, &'a mut HostState, Arc<TaskShared>) -> HostFuture<'a>,
 {
-    ctx.runtime.sink.event(Event::TaskStart {
-        name: name.to_string(),
-        handler,
-    });
+    let free = ctx.play.strategy == Strategy::Free;
+    if !free {
+        ctx.runtime.sink.event(Event::TaskStart {
+            name: name.to_string(),
+            handler,
+        });
+    }
     let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
     let futures: Vec<_> = hosts
         .iter_mut()
         .zip(scope)
         .filter(|(h, s)| **s && h.active())
-        .map(|(h, _)| step(ctx, h, play_hosts.clone()))
+        .map(|(h, _)| {
+            if free {
+                h.banner = Some((name.to_string(), handler));
+            }
+            step(ctx, h, play_hosts.clone())
+        })
         .collect();
     stream::iter(futures)
         .buffer_unordered(ctx.options.forks.max(1))
@@ -576,10 +800,14 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
         if !wanted.contains(&true) {
             continue;
         }
-        ctx.runtime.sink.event(Event::TaskStart {
-            name: display_name(ctx, handler),
-            handler: true,
-        });
+        let name = display_name(ctx, handler);
+        let free = ctx.play.strategy == Strategy::Free;
+        if !free {
+            ctx.runtime.sink.event(Event::TaskStart {
+                name: name.clone(),
+                handler: true,
+            });
+        }
         let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
         let futures: Vec<_> = hosts
             .iter_mut()
@@ -587,6 +815,9 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
             .filter(|(_, w)| **w)
             .map(|(h, _)| {
                 h.notified.remove(&index);
+                if free {
+                    h.banner = Some((name.clone(), true));
+                }
                 // A forced handler runs on a failed host; it stays failed afterwards.
                 let was_failed = std::mem::replace(&mut h.failed, false);
                 let play_hosts = play_hosts.clone();
@@ -626,10 +857,21 @@ pub(crate) fn connection(ctx: &PlayContext<'_>, host: &mut HostState) -> Arc<Laz
     c
 }
 
-/// Records a host as unreachable for the rest of the run.
-pub(crate) fn unreachable(ctx: &PlayContext<'_>, host: &mut HostState, error: &TransportError) {
-    host.unreachable = true;
-    host.stats.unreachable += 1;
+/// Records a host as unreachable for the rest of the run, or, with `ignore_unreachable`,
+/// reports it and goes on (Ansible counts that as ok and ignored). Returns the result.
+pub(crate) fn unreachable(
+    ctx: &PlayContext<'_>,
+    host: &mut HostState,
+    error: &TransportError,
+    ignore: bool,
+) -> Map<String, Value> {
+    if ignore {
+        host.stats.ok += 1;
+        host.stats.ignored += 1;
+    } else {
+        host.unreachable = true;
+        host.stats.unreachable += 1;
+    }
     let mut result = Map::new();
     result.insert("changed".into(), false.into());
     result.insert("msg".into(), error.to_string().into());
@@ -639,11 +881,12 @@ pub(crate) fn unreachable(ctx: &PlayContext<'_>, host: &mut HostState, error: &T
         host,
         Status::Unreachable,
         None,
-        result,
+        result.clone(),
         Vec::new(),
-        false,
+        ignore,
         false,
     );
+    result
 }
 
 async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
@@ -663,7 +906,9 @@ async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
                 false,
             );
         }
-        Err(ModuleError::Transport(e)) if e.is_unreachable() => unreachable(ctx, host, &e),
+        Err(ModuleError::Transport(e)) if e.is_unreachable() => {
+            unreachable(ctx, host, &e, ctx.play.ignore_unreachable);
+        }
         Err(e) => {
             host.failed = true;
             host.stats.failed += 1;
@@ -694,6 +939,19 @@ pub(crate) fn emit(
     ignored: bool,
     verbose_always: bool,
 ) {
+    if let Some(banner) = &host.banner {
+        let mut last = match ctx.last_banner.lock() {
+            Ok(last) => last,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if last.as_ref() != Some(banner) {
+            ctx.runtime.sink.event(Event::TaskStart {
+                name: banner.0.clone(),
+                handler: banner.1,
+            });
+            *last = Some(banner.clone());
+        }
+    }
     let r = HostResult {
         host: host.name.clone(),
         delegated_to: host.delegated_to.clone(),
@@ -718,4 +976,53 @@ pub(crate) fn failed_task_value(task: &Task) -> Value {
         "action": task.action,
         "path": task.location.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("h{i}")).collect()
+    }
+
+    fn sizes(batches: &[Vec<String>]) -> Vec<usize> {
+        batches.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn serial_batches_follow_ansible() {
+        use BatchSize::{Hosts, Percent};
+        assert_eq!(sizes(&serial_batches(&names(5), &[])), [5]);
+        assert_eq!(sizes(&serial_batches(&names(5), &[Hosts(2)])), [2, 2, 1]);
+        // A list is used in turn, the last size repeating.
+        assert_eq!(
+            sizes(&serial_batches(&names(7), &[Hosts(1), Hosts(2)])),
+            [1, 2, 2, 2]
+        );
+        // Percentages of the play's hosts round down, but take at least one host.
+        assert_eq!(sizes(&serial_batches(&names(5), &[Percent(40)])), [2, 2, 1]);
+        assert_eq!(sizes(&serial_batches(&names(3), &[Percent(10)])), [1, 1, 1]);
+        // Zero means the rest.
+        assert_eq!(
+            sizes(&serial_batches(&names(5), &[Hosts(1), Hosts(0)])),
+            [1, 4]
+        );
+        assert!(serial_batches(&[], &[Hosts(1)]).is_empty());
+        assert_eq!(serial_batches(&names(3), &[Hosts(2)])[1], ["h3"]);
+    }
+
+    #[test]
+    fn host_orders() {
+        let mut hosts = vec!["b".to_string(), "c".into(), "a".into()];
+        order_hosts(&mut hosts, HostOrder::Sorted);
+        assert_eq!(hosts, ["a", "b", "c"]);
+        order_hosts(&mut hosts, HostOrder::ReverseSorted);
+        assert_eq!(hosts, ["c", "b", "a"]);
+        order_hosts(&mut hosts, HostOrder::ReverseInventory);
+        assert_eq!(hosts, ["a", "b", "c"]);
+        order_hosts(&mut hosts, HostOrder::Shuffle);
+        hosts.sort();
+        assert_eq!(hosts, ["a", "b", "c"]);
+    }
 }

@@ -66,9 +66,9 @@ fn raw_task_vars(
         ("inventory_hostname_short", json!(short)),
         ("group_names", json!(ctx.inventory.group_names(&host.name))),
         ("groups", ctx.groups.clone()),
-        ("play_hosts", json!(play_hosts)),
+        ("play_hosts", json!(shared.play_batch)),
         ("ansible_play_hosts", json!(play_hosts)),
-        ("ansible_play_batch", json!(play_hosts)),
+        ("ansible_play_batch", json!(shared.play_batch)),
         ("ansible_play_hosts_all", json!(ctx.play_hosts_all)),
         ("ansible_play_name", json!(ctx.play.name)),
         ("ansible_check_mode", json!(ctx.options.check)),
@@ -148,6 +148,7 @@ pub(crate) fn when_holds(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -
     }
     let shared = TaskShared {
         play_hosts: ctx.play_hosts_all.clone(),
+        play_batch: ctx.batch.clone(),
         hostvars: None,
     };
     let vars = TaskVars::new(ctx, task, host, &shared);
@@ -260,7 +261,9 @@ pub(crate) async fn run_task(
         };
         let mut one = match runner.run(&item_vars, &unresolved).await {
             TaskRun::Done(one) | TaskRun::Loop(one) => one,
-            TaskRun::Unreachable(e) => return unreachable(ctx, host, &e),
+            TaskRun::Unreachable(e) => {
+                return unreachable_task(ctx, task, host, &e);
+            }
         };
         any_changed |= one.status == Status::Changed;
         any_failed |= one.status == Status::Failed;
@@ -320,6 +323,20 @@ pub(crate) async fn run_task(
         Status::Ok
     };
     TaskRun::Loop(ItemOutcome::new(status, result)).finish(ctx, task, host)
+}
+
+/// An unreachable host during a task: `ignore_unreachable` keeps it in the play, and the
+/// result is registered as Ansible does.
+fn unreachable_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, e: &TransportError) {
+    let ignore = task
+        .ignore_unreachable
+        .unwrap_or(ctx.play.ignore_unreachable);
+    let result = unreachable(ctx, host, e, ignore);
+    if let Some(register) = &task.register {
+        host.host_vars
+            .insert(register.clone(), Value::Object(result));
+    }
+    host.delegated_to = None;
 }
 
 /// The task's `environment`, templated; values become strings as Ansible passes them.
@@ -449,7 +466,7 @@ impl TaskRun {
         let (mut outcome, is_loop) = match self {
             TaskRun::Done(o) => (o, false),
             TaskRun::Loop(o) => (o, true),
-            TaskRun::Unreachable(e) => return unreachable(ctx, host, &e),
+            TaskRun::Unreachable(e) => return unreachable_task(ctx, task, host, &e),
         };
         let ignore = task.ignore_errors || ctx.play.ignore_errors;
         let ignored = outcome.status == Status::Failed && ignore;

@@ -15,7 +15,8 @@ use tend_yaml::{Node, NodeKind, Span};
 
 use crate::kv::parse_kv;
 use crate::model::{
-    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Role, Step, Task,
+    Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
+    Role, Step, Strategy, Task,
 };
 
 #[path = "roles.rs"]
@@ -125,8 +126,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
     "timeout",
     "remote_user",
     "connection",
-    "ignore_unreachable",
-    "any_errors_fatal",
     "module_defaults",
     "port",
     "debugger",
@@ -135,14 +134,9 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
 ];
 
 const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
-    "strategy",
     "connection",
     "environment",
-    "serial",
     "vars_prompt",
-    "any_errors_fatal",
-    "max_fail_percentage",
-    "order",
     "module_defaults",
     "run_once",
     "port",
@@ -152,7 +146,6 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
     "become_flags",
     "become_exe",
     "debugger",
-    "ignore_unreachable",
 ];
 
 /// Well-known Ansible modules tend does not provide yet, for a clearer message than "unknown".
@@ -370,7 +363,13 @@ impl Compiler<'_> {
             check_mode: None,
             diff: None,
             ignore_errors: false,
+            ignore_unreachable: false,
             force_handlers: false,
+            serial: Vec::new(),
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            strategy: Strategy::Linear,
+            order: HostOrder::Inventory,
             tags: Vec::new(),
             pre_tasks: Vec::new(),
             tasks: Vec::new(),
@@ -417,7 +416,14 @@ impl Compiler<'_> {
                 "diff" => play.diff = self.boolean(value),
                 "ignore_errors" => play.ignore_errors = self.boolean(value).unwrap_or(false),
                 "force_handlers" => play.force_handlers = self.boolean(value).unwrap_or(false),
-                "strategy" if value.as_str() == Some("linear") => {}
+                "ignore_unreachable" => {
+                    play.ignore_unreachable = self.boolean(value).unwrap_or(false)
+                }
+                "serial" => play.serial = self.serial(value),
+                "max_fail_percentage" => play.max_fail_percentage = self.percentage(value),
+                "any_errors_fatal" => play.any_errors_fatal = self.boolean(value).unwrap_or(false),
+                "strategy" => play.strategy = self.strategy(value).unwrap_or_default(),
+                "order" => play.order = self.host_order(value).unwrap_or_default(),
                 "tags" => play_tags = self.string_list(value),
                 "gather_subset" | "gather_timeout" | "collections" | "no_log" => {}
                 k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
@@ -531,6 +537,85 @@ impl Compiler<'_> {
             }
             _ => {
                 self.error_at(node, "`hosts` must be a host pattern or a list of them");
+                None
+            }
+        }
+    }
+
+    /// `serial`: a number, a percentage, or a list of them.
+    fn serial(&mut self, node: &Node) -> Vec<BatchSize> {
+        let items = match &node.kind {
+            NodeKind::Seq(items) => items.as_slice(),
+            NodeKind::Null => &[],
+            _ => std::slice::from_ref(node),
+        };
+        let mut sizes = Vec::new();
+        for item in items {
+            let size = match &item.kind {
+                NodeKind::Int(n) => Some(BatchSize::Hosts(*n)),
+                NodeKind::Str(s) => {
+                    let s = s.trim();
+                    match s.strip_suffix('%') {
+                        Some(p) => p.trim().parse().ok().map(BatchSize::Percent),
+                        None => s.parse().ok().map(BatchSize::Hosts),
+                    }
+                }
+                _ => None,
+            };
+            match size {
+                Some(size) => sizes.push(size),
+                None => self.error_at(
+                    item,
+                    "`serial` must be a number of hosts, a percentage like \"30%\", or a list of them",
+                ),
+            }
+        }
+        sizes
+    }
+
+    /// `max_fail_percentage`: a number from 0 to 100 (a trailing `%` is allowed).
+    fn percentage(&mut self, node: &Node) -> Option<f64> {
+        let value = match &node.kind {
+            NodeKind::Int(n) => Some(*n as f64),
+            NodeKind::Float(f) => Some(*f),
+            NodeKind::Str(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
+            _ => None,
+        };
+        if value.is_none() {
+            self.error_at(node, "`max_fail_percentage` must be a number from 0 to 100");
+        }
+        value
+    }
+
+    fn strategy(&mut self, node: &Node) -> Option<Strategy> {
+        match node.as_str() {
+            Some("linear" | "ansible.builtin.linear") => Some(Strategy::Linear),
+            Some("free" | "ansible.builtin.free") => Some(Strategy::Free),
+            other => {
+                let name = other.unwrap_or_default();
+                let d = self
+                    .diag(
+                        node.span,
+                        format!("strategy `{name}` is not supported by tend (linear and free are)"),
+                    )
+                    .with_width(node_width(node))
+                    .suggest(name, ["linear", "free"]);
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    fn host_order(&mut self, node: &Node) -> Option<HostOrder> {
+        let name = node.as_str().unwrap_or_default();
+        match HostOrder::parse(name) {
+            Some(order) => Some(order),
+            None => {
+                let d = self
+                    .diag(node.span, format!("`{name}` is not a valid `order`"))
+                    .with_width(node_width(node))
+                    .suggest(name, HostOrder::NAMES.iter().copied());
+                self.errors.push(d);
                 None
             }
         }
@@ -844,6 +929,8 @@ impl Compiler<'_> {
                 "environment" => inherited.environment = self.environment(value),
                 "tags" => inherited.tags = self.string_list(value),
                 "notify" => inherited.notify = self.notify(value),
+                "ignore_unreachable" => inherited.ignore_unreachable = self.boolean(value),
+                "any_errors_fatal" => inherited.any_errors_fatal = self.boolean(value),
                 "collections" => {}
                 k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
@@ -951,6 +1038,8 @@ impl Compiler<'_> {
                 "notify" => task.notify = self.notify(value),
                 "listen" if handler => task.listen = self.string_list(value),
                 "ignore_errors" => task.ignore_errors = self.boolean(value).unwrap_or(false),
+                "ignore_unreachable" => task.ignore_unreachable = self.boolean(value),
+                "any_errors_fatal" => task.any_errors_fatal = self.boolean(value),
                 "no_log" => task.no_log = self.boolean(value).unwrap_or(false),
                 "become" => task.privilege.become_ = self.boolean(value),
                 "become_user" => task.privilege.become_user = self.scalar_string(value),
@@ -1066,6 +1155,8 @@ impl Compiler<'_> {
             changed_when: task.changed_when,
             failed_when: task.failed_when,
             ignore_errors: task.ignore_errors,
+            ignore_unreachable: task.ignore_unreachable,
+            any_errors_fatal: task.any_errors_fatal,
             no_log: task.no_log,
             privilege: task.privilege,
             check_mode: task.check_mode,
@@ -1363,6 +1454,8 @@ struct TaskParts<'n> {
     notify: Vec<String>,
     listen: Vec<String>,
     ignore_errors: bool,
+    ignore_unreachable: Option<bool>,
+    any_errors_fatal: Option<bool>,
     no_log: bool,
     privilege: Privilege,
     check_mode: Option<bool>,
@@ -1384,6 +1477,8 @@ const BLOCK_KEYWORDS: &[&str] = &[
     "block",
     "rescue",
     "always",
+    "ignore_unreachable",
+    "any_errors_fatal",
     "name",
     "when",
     "vars",
@@ -1421,6 +1516,8 @@ fn inherit(step: &mut Step, from: &TaskParts<'_>) {
             t.environment = env;
             t.privilege = t.privilege.over(&from.privilege);
             t.ignore_errors |= from.ignore_errors;
+            t.ignore_unreachable = t.ignore_unreachable.or(from.ignore_unreachable);
+            t.any_errors_fatal = t.any_errors_fatal.or(from.any_errors_fatal);
             t.no_log |= from.no_log;
             t.check_mode = t.check_mode.or(from.check_mode);
             t.diff = t.diff.or(from.diff);

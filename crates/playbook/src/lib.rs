@@ -9,5 +9,6 @@ mod model;
 
 pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
 pub use model::{
-    Action, Block, Location, Loop, Meta, Play, Playbook, Privilege, Retry, Role, Step, Task,
+    Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
+    Role, Step, Strategy, Task,
 };

@@ -57,7 +57,18 @@ pub struct Play {
     pub check_mode: Option<bool>,
     pub diff: Option<bool>,
     pub ignore_errors: bool,
+    /// `ignore_unreachable` for every task that does not say otherwise.
+    pub ignore_unreachable: bool,
     pub force_handlers: bool,
+    /// `serial`: batch sizes, used in turn, the last one repeating. Empty: one batch.
+    pub serial: Vec<BatchSize>,
+    /// `max_fail_percentage`: the play stops once more than this share of a batch failed.
+    pub max_fail_percentage: Option<f64>,
+    /// `any_errors_fatal` for every task that does not say otherwise.
+    pub any_errors_fatal: bool,
+    pub strategy: Strategy,
+    /// `order`: the order hosts are taken in.
+    pub order: HostOrder,
     /// The play's own `tags` (already inherited by its tasks), for `--list-tasks`.
     pub tags: Vec<String>,
     pub pre_tasks: Vec<Step>,
@@ -65,6 +76,67 @@ pub struct Play {
     pub post_tasks: Vec<Step>,
     pub handlers: Vec<Task>,
     pub location: Location,
+}
+
+/// One entry of `serial`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchSize {
+    /// A number of hosts; 0 or less means every remaining host.
+    Hosts(i64),
+    /// A share of the play's hosts, at least one.
+    Percent(i64),
+}
+
+impl BatchSize {
+    /// The batch size for a play of `total` hosts, as Ansible's `pct_to_int` computes it.
+    pub fn hosts(self, total: usize) -> i64 {
+        match self {
+            BatchSize::Hosts(n) => n,
+            BatchSize::Percent(p) => ((p as f64 / 100.0) * total as f64).trunc().max(1.0) as i64,
+        }
+    }
+}
+
+/// `strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Each task finishes on every host before the next starts.
+    #[default]
+    Linear,
+    /// Each host runs through the play as fast as it can.
+    Free,
+}
+
+/// `order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostOrder {
+    #[default]
+    Inventory,
+    ReverseInventory,
+    Sorted,
+    ReverseSorted,
+    Shuffle,
+}
+
+impl HostOrder {
+    pub const NAMES: &'static [&'static str] = &[
+        "inventory",
+        "reverse_inventory",
+        "sorted",
+        "reverse_sorted",
+        "shuffle",
+    ];
+
+    pub fn parse(name: &str) -> Option<HostOrder> {
+        Some(match name {
+            "inventory" => HostOrder::Inventory,
+            "reverse_inventory" => HostOrder::ReverseInventory,
+            "sorted" => HostOrder::Sorted,
+            "reverse_sorted" => HostOrder::ReverseSorted,
+            "shuffle" => HostOrder::Shuffle,
+            _ => return None,
+        })
+    }
 }
 
 /// `become` settings; `None` inherits from the enclosing level.
@@ -212,6 +284,10 @@ pub struct Task {
     pub changed_when: Option<Vec<String>>,
     pub failed_when: Option<Vec<String>>,
     pub ignore_errors: bool,
+    /// `ignore_unreachable`; `None` takes the play's.
+    pub ignore_unreachable: Option<bool>,
+    /// `any_errors_fatal`; `None` takes the play's.
+    pub any_errors_fatal: Option<bool>,
     pub no_log: bool,
     pub privilege: Privilege,
     pub check_mode: Option<bool>,
@@ -281,6 +357,12 @@ impl fmt::Debug for Task {
         }
         if self.ignore_errors {
             s.field("ignore_errors", &true);
+        }
+        if let Some(i) = self.ignore_unreachable {
+            s.field("ignore_unreachable", &i);
+        }
+        if let Some(a) = self.any_errors_fatal {
+            s.field("any_errors_fatal", &a);
         }
         if self.privilege != Privilege::default() {
             s.field("privilege", &self.privilege);

@@ -862,3 +862,51 @@ fn every_error_is_reported() {
 "#
     );
 }
+
+#[test]
+fn batching_and_strategy_keywords() {
+    let p = plan(
+        r#"- hosts: all
+  serial: [1, "30%", 5]
+  max_fail_percentage: "20%"
+  any_errors_fatal: yes
+  strategy: free
+  order: reverse_sorted
+  ignore_unreachable: true
+  tasks:
+    - block:
+        - command: "true"
+          any_errors_fatal: false
+        - command: "true"
+      ignore_unreachable: false
+      any_errors_fatal: true
+"#,
+    );
+    let play = &p.plays[0];
+    insta::assert_debug_snapshot!((
+        &play.serial,
+        play.max_fail_percentage,
+        play.any_errors_fatal,
+        play.strategy,
+        play.order,
+        play.ignore_unreachable,
+        play.tasks[0]
+            .tasks()
+            .iter()
+            .map(|t| (t.any_errors_fatal, t.ignore_unreachable))
+            .collect::<Vec<_>>(),
+    ));
+}
+
+#[test]
+fn batching_and_strategy_errors() {
+    assert_errors!(
+        r#"- hosts: all
+  serial: [1, lots]
+  max_fail_percentage: many
+  strategy: fre
+  order: sideways
+  tasks: []
+"#
+    );
+}

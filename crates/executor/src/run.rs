@@ -186,7 +186,11 @@ pub async fn run_playbook(
                 outside_hostvars,
                 uses_hostvars,
                 groups: groups.clone(),
-                search_dirs: vec![playbook.dir.clone()],
+                search_dirs: if play.dir == playbook.dir {
+                    vec![playbook.dir.clone()]
+                } else {
+                    vec![play.dir.clone(), playbook.dir.clone()]
+                },
                 started: &started,
                 delegates: std::sync::Mutex::default(),
             };

@@ -657,15 +657,23 @@ impl ItemRunner<'_> {
             ))
             }
         };
-        // A role's own files/ and templates/ come before the playbook's.
-        let role_dirs;
-        let search_dirs: &[std::path::PathBuf] = match &task.role {
-            Some(role) => {
-                role_dirs = [role.path.clone(), ctx.playbook.dir.clone()];
-                &role_dirs
+        // As Ansible's task search path: the role's own files/ and templates/, then those
+        // beside the file the task is written in, then the play's and the playbook's.
+        let mut search_dirs: Vec<std::path::PathBuf> = Vec::with_capacity(4);
+        let task_dir = task.location.file.parent();
+        for dir in task
+            .role
+            .as_ref()
+            .map(|r| r.path.as_path())
+            .into_iter()
+            .chain(task_dir.filter(|_| task.role.is_none()))
+            .chain(ctx.search_dirs.iter().map(|d| d.as_path()))
+        {
+            if !search_dirs.iter().any(|d| d == dir) {
+                search_dirs.push(dir.to_path_buf());
             }
-            None => &ctx.search_dirs,
-        };
+        }
+        let search_dirs = search_dirs.as_slice();
         let controller = TaskController {
             templater: ctx.templater,
             vars: context,

@@ -126,7 +126,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
     "timeout",
     "remote_user",
     "connection",
-    "module_defaults",
     "port",
     "debugger",
     "become_flags",
@@ -137,7 +136,6 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
     "connection",
     "environment",
     "vars_prompt",
-    "module_defaults",
     "run_once",
     "port",
     "timeout",
@@ -191,7 +189,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "timezone",
     "locale_gen",
     "wait_for_connection",
-    "import_playbook",
     "add_host",
     "group_by",
 ];
@@ -243,6 +240,8 @@ pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileEr
         roles_seen: Vec::new(),
         role_stack: Vec::new(),
         exposed_roles: Vec::new(),
+        playbook_stack: vec![path.to_path_buf()],
+        module_defaults: Map::new(),
     };
     let plays = c.playbook();
     if c.errors.is_empty() {
@@ -277,6 +276,10 @@ struct Compiler<'s> {
     role_stack: Vec<String>,
     /// Roles whose defaults and vars the play exposes to all its tasks.
     exposed_roles: Vec<Arc<Role>>,
+    /// Playbooks being imported (`import_playbook`), outermost first, for cycle detection.
+    playbook_stack: Vec<PathBuf>,
+    /// `module_defaults` in force (the innermost level's per module), by module name.
+    module_defaults: Map<String, Value>,
 }
 
 /// The text width a node occupies on its first line, for the caret.
@@ -333,7 +336,125 @@ impl Compiler<'_> {
             }
             return Vec::new();
         };
-        items.iter().filter_map(|node| self.play(node)).collect()
+        let mut plays = Vec::new();
+        for node in items {
+            let import = node.as_map().and_then(|m| {
+                m.iter().find(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        Some("import_playbook" | "ansible.builtin.import_playbook")
+                    )
+                })
+            });
+            match import {
+                Some((_, value)) => plays.extend(self.import_playbook(node, value)),
+                None => plays.extend(self.play(node)),
+            }
+        }
+        plays
+    }
+
+    /// `import_playbook`: the plays of another playbook, compiled in place with its own
+    /// directory for relative files and roles; `vars`, `when` and `tags` given on the import
+    /// apply to every imported play.
+    fn import_playbook(&mut self, node: &Node, value: &Node) -> Vec<Play> {
+        let mut inherited = TaskParts::default();
+        let mut import_vars = Map::new();
+        for (k, v) in node.as_map().unwrap_or_default() {
+            match k.as_str().unwrap_or_default() {
+                "import_playbook" | "ansible.builtin.import_playbook" | "name" => {}
+                "vars" => self.vars_into(v, &mut import_vars),
+                "when" => inherited.when = self.conditions(v),
+                "tags" => inherited.tags = self.string_list(v),
+                other => {
+                    let d = self
+                        .diag(
+                            k.span,
+                            format!("`{other}` is not a valid keyword for `import_playbook`"),
+                        )
+                        .with_width(other.chars().count())
+                        .suggest(other, ["name", "vars", "when", "tags"]);
+                    self.errors.push(d);
+                }
+            }
+        }
+        let Some(name) = self.scalar_string(value) else {
+            return Vec::new();
+        };
+        if is_template(&name) {
+            self.error_at(
+                value,
+                "`import_playbook` is static: its file name cannot be a template",
+            );
+            return Vec::new();
+        }
+        let path = self.dir.join(&name);
+        if self.playbook_stack.contains(&path) {
+            self.error_at(
+                value,
+                format!(
+                    "`{name}` imports itself (through {})",
+                    key_path(&self.playbook_stack)
+                ),
+            );
+            return Vec::new();
+        }
+        let source = match std::fs::read_to_string(&path) {
+            Ok(source) => source,
+            Err(e) => {
+                self.error_at(
+                    value,
+                    format!("cannot read the imported playbook {}: {e}", path.display()),
+                );
+                return Vec::new();
+            }
+        };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut stack = self.playbook_stack.clone();
+        stack.push(path.clone());
+        let mut sub = Compiler {
+            file: Arc::new(path.clone()),
+            source: &source,
+            dir: dir.clone(),
+            errors: Vec::new(),
+            templater: Templater::new(),
+            notified: Vec::new(),
+            playbook_dir: dir,
+            role: None,
+            role_handlers: Vec::new(),
+            roles_seen: Vec::new(),
+            role_stack: Vec::new(),
+            exposed_roles: Vec::new(),
+            playbook_stack: stack,
+            module_defaults: Map::new(),
+        };
+        let mut plays = sub.playbook();
+        self.errors.extend(sub.errors);
+        for play in &mut plays {
+            // The import's vars win over the play's own, as in Ansible.
+            play.vars.extend(import_vars.clone());
+            for step in play
+                .pre_tasks
+                .iter_mut()
+                .chain(&mut play.tasks)
+                .chain(&mut play.post_tasks)
+            {
+                inherit(step, &inherited);
+            }
+            for handler in &mut play.handlers {
+                for tag in &inherited.tags {
+                    if !handler.tags.contains(tag) {
+                        handler.tags.push(tag.clone());
+                    }
+                }
+            }
+            for tag in &inherited.tags {
+                if !play.tags.contains(tag) {
+                    play.tags.push(tag.clone());
+                }
+            }
+        }
+        plays
     }
 
     fn play(&mut self, node: &Node) -> Option<Play> {
@@ -344,13 +465,6 @@ impl Compiler<'_> {
             );
             return None;
         };
-        if let Some((key, _)) = entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some("import_playbook"))
-        {
-            self.error_at(key, "`import_playbook` is not supported by tend yet");
-            return None;
-        }
         let mut play = Play {
             name: String::new(),
             hosts: String::new(),
@@ -375,6 +489,7 @@ impl Compiler<'_> {
             tasks: Vec::new(),
             post_tasks: Vec::new(),
             handlers: Vec::new(),
+            dir: self.dir.clone(),
             location: self.location(node.span),
         };
         let mut saw_hosts = false;
@@ -383,6 +498,10 @@ impl Compiler<'_> {
         let mut play_tags = Vec::new();
         self.notified.clear();
         self.roles_seen.clear();
+        self.module_defaults = Map::new();
+        if let Some(defaults) = keyword(entries, "module_defaults") {
+            self.push_module_defaults(defaults);
+        }
         self.role_handlers.clear();
         self.exposed_roles.clear();
         for (key, value) in entries {
@@ -425,7 +544,8 @@ impl Compiler<'_> {
                 "strategy" => play.strategy = self.strategy(value).unwrap_or_default(),
                 "order" => play.order = self.host_order(value).unwrap_or_default(),
                 "tags" => play_tags = self.string_list(value),
-                "gather_subset" | "gather_timeout" | "collections" | "no_log" => {}
+                "gather_subset" | "gather_timeout" | "collections" | "no_log"
+                | "module_defaults" => {}
                 k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
                         key,
@@ -617,6 +737,88 @@ impl Compiler<'_> {
                     .suggest(name, HostOrder::NAMES.iter().copied());
                 self.errors.push(d);
                 None
+            }
+        }
+    }
+
+    /// `module_defaults` at this level, over the outer levels' per module. Keys name
+    /// modules (`file`, `ansible.builtin.file`); defaults for modules tend does not have, or
+    /// for action groups (`group/...`), cannot apply to any task and are left alone.
+    fn push_module_defaults(&mut self, node: &Node) {
+        let entries: Vec<&Node> = match &node.kind {
+            NodeKind::Map(_) => vec![node],
+            NodeKind::Seq(items) => items.iter().collect(),
+            NodeKind::Null => Vec::new(),
+            _ => {
+                self.error_at(node, "`module_defaults` must be a mapping of module names to their default arguments");
+                return;
+            }
+        };
+        for entry in entries {
+            let Some(map) = entry.as_map() else {
+                self.error_at(
+                    entry,
+                    "`module_defaults` entries must be mappings of module names to arguments",
+                );
+                continue;
+            };
+            for (key, args) in map {
+                let name = key.as_str().unwrap_or_default();
+                let Some(module) = tend_module_api::lookup(name) else {
+                    let foreign = name.starts_with("group/")
+                        || (name.contains('.')
+                            && !name.starts_with("ansible.builtin.")
+                            && !name.starts_with("ansible.legacy."));
+                    if !foreign {
+                        let d = self
+                            .diag(key.span, format!("`module_defaults` names `{name}`, which is not a module tend knows"))
+                            .with_width(node_width(key))
+                            .suggest(name, tend_module_api::module_names());
+                        self.errors.push(d);
+                    }
+                    continue;
+                };
+                let Some(arg_map) = args.as_map() else {
+                    self.error_at(
+                        args,
+                        format!("the defaults for `{name}` must be a mapping of arguments"),
+                    );
+                    continue;
+                };
+                let mut defaults = Map::new();
+                for (k, v) in arg_map {
+                    self.check_templates(v);
+                    if let Some(k) = k.as_str() {
+                        defaults.insert(k.to_string(), v.to_json());
+                    }
+                }
+                // Alone the defaults may lack required arguments; anything else wrong with
+                // them is wrong for every task they would apply to.
+                if let Err(e) = module.check_args(&Value::Object(defaults.clone())) {
+                    if !matches!(e.kind, ArgErrorKind::MissingParam { .. }) {
+                        let at = e
+                            .path
+                            .first()
+                            .and_then(|p| arg_map.iter().find(|(k, _)| k.as_str() == Some(p)))
+                            .map(|(k, v)| match e.kind {
+                                ArgErrorKind::UnknownParam { .. } => k,
+                                _ => v,
+                            })
+                            .unwrap_or(key);
+                        let mut d = self
+                            .diag(at.span, format!("module_defaults for `{name}`: {e}"))
+                            .with_width(node_width(at));
+                        if let Some(word) = e.misspelt() {
+                            d = d.suggest(word, e.candidates().iter().copied());
+                        }
+                        self.errors.push(d);
+                        continue;
+                    }
+                }
+                // An inner level's defaults for a module replace the outer ones whole, as
+                // Ansible's dict update of the levels does.
+                self.module_defaults
+                    .insert(module.name().to_string(), Value::Object(defaults));
             }
         }
     }
@@ -907,6 +1109,10 @@ impl Compiler<'_> {
             location: self.location(node.span),
         };
         let mut inherited = TaskParts::default();
+        let outer_defaults = self.module_defaults.clone();
+        if let Some(defaults) = keyword(entries, "module_defaults") {
+            self.push_module_defaults(defaults);
+        }
         for (key, value) in entries {
             let Some(k) = key.as_str() else {
                 self.error_at(key, "block keys must be strings");
@@ -931,7 +1137,7 @@ impl Compiler<'_> {
                 "notify" => inherited.notify = self.notify(value),
                 "ignore_unreachable" => inherited.ignore_unreachable = self.boolean(value),
                 "any_errors_fatal" => inherited.any_errors_fatal = self.boolean(value),
-                "collections" => {}
+                "collections" | "module_defaults" => {}
                 k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
                         key,
@@ -947,6 +1153,7 @@ impl Compiler<'_> {
                 }
             }
         }
+        self.module_defaults = outer_defaults;
         for step in block
             .block
             .iter_mut()
@@ -1052,7 +1259,7 @@ impl Compiler<'_> {
                 "until" => task.until = Some(self.conditions(value)),
                 "retries" => task.retries = self.count(value, "retries").map(|n| n as u32),
                 "delay" => task.delay = self.count(value, "delay"),
-                "collections" => {}
+                "collections" | "module_defaults" => {}
                 "loop" => {
                     if task.loop_.is_some() {
                         self.error_at(key, "a task can have only one loop");
@@ -1123,6 +1330,10 @@ impl Compiler<'_> {
             }
             return self.include(kind, node, module_key, module_value, &task);
         }
+        let outer_defaults = self.module_defaults.clone();
+        if let Some(defaults) = keyword(entries, "module_defaults") {
+            self.push_module_defaults(defaults);
+        }
         let resolved = if is_meta(module_key) {
             self.meta(module_value).map(|m| {
                 let name = module_key.as_str().unwrap_or("meta").to_string();
@@ -1132,6 +1343,7 @@ impl Compiler<'_> {
             self.module_and_args(module_key, module_value, extra_args)
                 .map(|(name, module, args)| (name, Action::Module(module), args))
         };
+        self.module_defaults = outer_defaults;
         if self.errors.len() > errors_before {
             return None;
         }
@@ -1230,12 +1442,14 @@ impl Compiler<'_> {
     }
 
     fn unknown_module_or_keyword(&mut self, node: &Node, name: &str) {
-        let message =
-            if ANSIBLE_MODULES_NOT_YET.contains(&name.trim_start_matches("ansible.builtin.")) {
-                format!("module `{name}` is not provided by tend yet")
-            } else {
-                format!("`{name}` is not a known module or task keyword")
-            };
+        let short = name.trim_start_matches("ansible.builtin.");
+        let message = if short == "import_playbook" {
+            "`import_playbook` brings in plays: it belongs at the top level of a playbook, not in a task list".to_string()
+        } else if ANSIBLE_MODULES_NOT_YET.contains(&short) {
+            format!("module `{name}` is not provided by tend yet")
+        } else {
+            format!("`{name}` is not a known module or task keyword")
+        };
         let d = self
             .diag(node.span, message)
             .with_width(name.chars().count())
@@ -1356,7 +1570,11 @@ impl Compiler<'_> {
             return None;
         };
         let free_form = module.free_form() == FreeForm::RawParams;
-        let mut args = Map::new();
+        // `module_defaults` first: the task's own arguments override them.
+        let mut args = match self.module_defaults.get(module.name()) {
+            Some(Value::Object(defaults)) => defaults.clone(),
+            _ => Map::new(),
+        };
         let mut spans: Vec<(String, Span, Span, usize)> = Vec::new();
         if let Some(extra) = extra_args {
             match extra.as_map() {
@@ -1536,6 +1754,27 @@ fn inherit(step: &mut Step, from: &TaskParts<'_>) {
             }
         }
     }
+}
+
+/// The value of keyword `name` in a mapping's entries.
+fn keyword<'n>(entries: &'n [(Node, Node)], name: &str) -> Option<&'n Node> {
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .map(|(_, v)| v)
+}
+
+/// `a.yml -> b.yml -> ...` for a message about an import cycle.
+fn key_path(stack: &[PathBuf]) -> String {
+    stack
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// A valid Python identifier (Ansible's rule for variable names), ASCII only.

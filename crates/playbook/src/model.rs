@@ -75,6 +75,9 @@ pub struct Play {
     pub tasks: Vec<Step>,
     pub post_tasks: Vec<Step>,
     pub handlers: Vec<Task>,
+    /// The directory of the playbook file the play is written in (an imported playbook's
+    /// own directory): its `files/` and `templates/` are searched.
+    pub dir: PathBuf,
     pub location: Location,
 }
 

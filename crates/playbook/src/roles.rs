@@ -77,6 +77,8 @@ impl<'s> Compiler<'s> {
             roles_seen: Vec::new(),
             role_stack: self.role_stack.clone(),
             exposed_roles: Vec::new(),
+            playbook_stack: self.playbook_stack.clone(),
+            module_defaults: self.module_defaults.clone(),
         }
     }
 

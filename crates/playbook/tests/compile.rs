@@ -910,3 +910,57 @@ fn batching_and_strategy_errors() {
 "#
     );
 }
+
+#[test]
+fn module_defaults_innermost_level_wins() {
+    let p = plan(
+        r#"- hosts: all
+  module_defaults:
+    ansible.builtin.file: {mode: "0700"}
+    copy: {mode: "0600", content: "x"}
+  tasks:
+    - copy: {dest: /a}
+    - block:
+        - copy: {dest: /b}
+        - file: {path: /c, mode: "0755"}
+          module_defaults:
+            file: {owner: root}
+      module_defaults:
+        ansible.builtin.copy: {content: "y"}
+"#,
+    );
+    let args: Vec<String> = p.plays[0]
+        .tasks
+        .iter()
+        .flat_map(|s| s.tasks())
+        .map(|t| serde_json::Value::Object(t.args.clone()).to_string())
+        .collect();
+    insta::assert_debug_snapshot!(args);
+}
+
+#[test]
+fn module_defaults_errors() {
+    assert_errors!(
+        r#"- hosts: all
+  module_defaults:
+    fiel: {mode: "0700"}
+    copy: {moed: "0600"}
+    community.general.thing: {x: 1}
+    group/aws: {region: x}
+  tasks: []
+"#
+    );
+}
+
+#[test]
+fn import_playbook_errors() {
+    assert_errors!(
+        r#"- import_playbook: missing.yml
+  colour: blue
+- import_playbook: "{{ which }}.yml"
+- hosts: all
+  tasks:
+    - import_playbook: other.yml
+"#
+    );
+}

@@ -243,12 +243,28 @@ pub(crate) async fn run_task(
         return TaskRun::Loop(ItemOutcome::new(Status::Skipped, result)).finish(ctx, task, host);
     }
     let mut vars = vars;
+    let pause = match &spec.pause {
+        None => None,
+        Some(p) => match loop_pause(ctx, p, &vars) {
+            Ok(p) => p,
+            Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
+        },
+    };
     let mut results = Vec::new();
     let (mut any_changed, mut any_failed, mut all_skipped) = (false, false, true);
-    for (index, item) in items.into_iter().enumerate() {
+    for (index, item) in items.iter().cloned().enumerate() {
+        if let (Some(pause), true) = (pause, index > 0) {
+            tokio::time::sleep(pause).await;
+        }
         let mut extra = vec![(spec.loop_var.as_str(), item.clone())];
         if let Some(index_var) = &spec.index_var {
             extra.push((index_var.as_str(), index.into()));
+        }
+        let position = spec
+            .extended
+            .then(|| loop_position(&items, index, spec.extended_allitems));
+        if let Some(position) = &position {
+            extra.push(("ansible_loop", position.clone()));
         }
         let (item_vars, unresolved) = vars.for_item(ctx, &extra);
         let label = match &spec.label {
@@ -276,6 +292,9 @@ pub(crate) async fn run_task(
             one.result
                 .insert("ansible_index_var".into(), index_var.clone().into());
         }
+        if let Some(position) = position {
+            one.result.insert("ansible_loop".into(), position);
+        }
         // Facts set by one item are visible to the next, as in Ansible.
         for (k, v) in &one.facts {
             vars.resolved.insert(k.clone(), v.clone());
@@ -296,7 +315,26 @@ pub(crate) async fn run_task(
             false,
             module.name() == "debug",
         );
+        // `break_when` sees the item's variables and its registered result.
+        let stop = !spec.break_when.is_empty() && {
+            let mut context = item_vars;
+            if let Some(register) = &task.register {
+                context.insert(register.clone(), Value::Object(one.result.clone()));
+            }
+            for (k, v) in &one.facts {
+                context.insert(k.clone(), v.clone());
+            }
+            let context = Value::Object(context);
+            spec.break_when.iter().all(|expr| {
+                ctx.templater
+                    .eval_condition(expr, &context)
+                    .unwrap_or(false)
+            })
+        };
         results.push(Value::Object(one.result));
+        if stop {
+            break;
+        }
     }
     let mut result = Map::new();
     result.insert("changed".into(), any_changed.into());
@@ -366,6 +404,57 @@ fn environment(
             Ok((k, plain(&v)))
         })
         .collect()
+}
+
+/// `ansible_loop` for the item at `index` (`loop_control.extended`).
+fn loop_position(items: &[Value], index: usize, all_items: bool) -> Value {
+    let len = items.len();
+    let mut position = Map::new();
+    position.insert("index".into(), (index + 1).into());
+    position.insert("index0".into(), index.into());
+    position.insert("first".into(), (index == 0).into());
+    position.insert("last".into(), (index + 1 == len).into());
+    position.insert("length".into(), len.into());
+    position.insert("revindex".into(), (len - index).into());
+    position.insert("revindex0".into(), (len - index - 1).into());
+    if all_items {
+        position.insert("allitems".into(), Value::Array(items.to_vec()));
+    }
+    if let Some(next) = items.get(index + 1) {
+        position.insert("nextitem".into(), next.clone());
+    }
+    if let Some(prev) = index.checked_sub(1).and_then(|i| items.get(i)) {
+        position.insert("previtem".into(), prev.clone());
+    }
+    Value::Object(position)
+}
+
+/// `loop_control.pause`, templated if need be.
+fn loop_pause(
+    ctx: &PlayContext<'_>,
+    pause: &Value,
+    vars: &TaskVars,
+) -> Result<Option<Duration>, String> {
+    let rendered = ctx
+        .templater
+        .render_value(pause, &Value::Object(vars.resolved.clone()))
+        .map_err(|e| {
+            format!(
+                "error while templating `loop_control.pause`: {}",
+                explain(&e, &vars.unresolved)
+            )
+        })?;
+    let seconds = match &rendered {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => Ok((s > 0.0).then(|| Duration::from_secs_f64(s))),
+        _ => Err(format!(
+            "`loop_control.pause` must be a number of seconds, got {rendered}"
+        )),
+    }
 }
 
 /// Items of a loop: a list, or a template rendering to one.

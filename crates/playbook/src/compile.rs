@@ -1278,6 +1278,10 @@ impl Compiler<'_> {
                         loop_var: "item".into(),
                         index_var: None,
                         label: None,
+                        pause: None,
+                        extended: false,
+                        extended_allitems: true,
+                        break_when: Vec::new(),
                     });
                 }
                 // `with_<lookup>`: the lookup turns the terms into the items, as in Ansible.
@@ -1292,6 +1296,10 @@ impl Compiler<'_> {
                         loop_var: "item".into(),
                         index_var: None,
                         label: None,
+                        pause: None,
+                        extended: false,
+                        extended_allitems: true,
+                        break_when: Vec::new(),
                     });
                 }
                 "loop_control" => task.loop_control = Some((key, value)),
@@ -1481,16 +1489,36 @@ impl Compiler<'_> {
                 }
                 "index_var" => loop_.index_var = self.scalar_string(v),
                 "label" => loop_.label = self.scalar_string(v),
-                "extended" | "extended_allitems" | "pause" | "break_when" => {
-                    self.error_at(k, "this `loop_control` option is not supported by tend yet");
-                }
+                "extended" => loop_.extended = self.boolean(v).unwrap_or(false),
+                "extended_allitems" => loop_.extended_allitems = self.boolean(v).unwrap_or(true),
+                "break_when" => loop_.break_when = self.conditions(v),
+                "pause" => match &v.kind {
+                    NodeKind::Int(n) if *n >= 0 => loop_.pause = Some(v.to_json()),
+                    NodeKind::Float(f) if *f >= 0.0 => loop_.pause = Some(v.to_json()),
+                    NodeKind::Str(t) if is_template(t) => {
+                        self.check_templates(v);
+                        loop_.pause = Some(v.to_json());
+                    }
+                    NodeKind::Str(t) if t.trim().parse::<f64>().is_ok_and(|f| f >= 0.0) => {
+                        loop_.pause = t.trim().parse::<f64>().ok().map(Value::from);
+                    }
+                    _ => self.error_at(v, "`pause` must be a number of seconds"),
+                },
                 other => {
                     let d = self
                         .diag(k.span, format!("`{other}` is not a `loop_control` option"))
                         .with_width(other.chars().count())
                         .suggest(
                             other,
-                            ["loop_var", "index_var", "label", "pause", "extended"],
+                            [
+                                "loop_var",
+                                "index_var",
+                                "label",
+                                "pause",
+                                "extended",
+                                "extended_allitems",
+                                "break_when",
+                            ],
                         );
                     self.errors.push(d);
                 }

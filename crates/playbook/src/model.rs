@@ -409,4 +409,13 @@ pub struct Loop {
     pub loop_var: String,
     pub index_var: Option<String>,
     pub label: Option<String>,
+    /// `pause`: seconds between items (a number, or a template rendering to one).
+    pub pause: Option<Value>,
+    /// `extended`: `ansible_loop` with the item's position; `extended_allitems` adds
+    /// `allitems` to it.
+    pub extended: bool,
+    pub extended_allitems: bool,
+    /// `break_when`: conditions checked after each item (with its registered result); the
+    /// loop stops once they all hold.
+    pub break_when: Vec<String>,
 }

@@ -4,6 +4,7 @@
 
 mod list;
 mod output;
+mod prompt;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -226,6 +227,7 @@ fn run(args: RunArgs) -> Result<u8> {
         }
         return Ok(0);
     }
+    prompt::answer_var_prompts(&mut playbooks, &options.extra_vars)?;
     let printer = Arc::new(output::Printer::stdout(args.common.verbose));
     let summary = execute(&playbooks, &inventory, &options, printer.clone())?;
     printer.recap(&summary);

@@ -16,7 +16,7 @@ use tend_yaml::{Node, NodeKind, Span};
 use crate::kv::parse_kv;
 use crate::model::{
     Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
-    Role, Step, Strategy, Task,
+    Role, Step, Strategy, Task, VarPrompt,
 };
 
 #[path = "roles.rs"]
@@ -135,7 +135,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
 const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
     "connection",
     "environment",
-    "vars_prompt",
     "run_once",
     "port",
     "timeout",
@@ -484,6 +483,7 @@ impl Compiler<'_> {
             any_errors_fatal: false,
             strategy: Strategy::Linear,
             order: HostOrder::Inventory,
+            vars_prompt: Vec::new(),
             tags: Vec::new(),
             pre_tasks: Vec::new(),
             tasks: Vec::new(),
@@ -543,6 +543,7 @@ impl Compiler<'_> {
                 "any_errors_fatal" => play.any_errors_fatal = self.boolean(value).unwrap_or(false),
                 "strategy" => play.strategy = self.strategy(value).unwrap_or_default(),
                 "order" => play.order = self.host_order(value).unwrap_or_default(),
+                "vars_prompt" => play.vars_prompt = self.vars_prompt(value),
                 "tags" => play_tags = self.string_list(value),
                 "gather_subset" | "gather_timeout" | "collections" | "no_log"
                 | "module_defaults" => {}
@@ -821,6 +822,78 @@ impl Compiler<'_> {
                     .insert(module.name().to_string(), Value::Object(defaults));
             }
         }
+    }
+
+    /// `vars_prompt`: a list of `{name, prompt, private, default, confirm, encrypt, ...}`.
+    fn vars_prompt(&mut self, node: &Node) -> Vec<VarPrompt> {
+        const KEYS: &[&str] = &[
+            "name",
+            "prompt",
+            "private",
+            "default",
+            "confirm",
+            "encrypt",
+            "salt",
+            "salt_size",
+            "unsafe",
+        ];
+        let items = match &node.kind {
+            NodeKind::Seq(items) => items.as_slice(),
+            NodeKind::Null => &[],
+            _ => {
+                self.error_at(node, "`vars_prompt` must be a list of prompts");
+                return Vec::new();
+            }
+        };
+        let mut prompts = Vec::new();
+        for item in items {
+            let Some(entries) = item.as_map() else {
+                self.error_at(
+                    item,
+                    "a `vars_prompt` entry must be a mapping with a `name`",
+                );
+                continue;
+            };
+            let mut prompt = VarPrompt {
+                name: String::new(),
+                prompt: None,
+                private: true,
+                default: None,
+                confirm: false,
+                encrypt: None,
+                salt: None,
+                salt_size: None,
+            };
+            for (k, v) in entries {
+                match k.as_str().unwrap_or_default() {
+                    "name" => prompt.name = self.scalar_string(v).unwrap_or_default(),
+                    "prompt" => prompt.prompt = self.scalar_string(v),
+                    "private" => prompt.private = self.boolean(v).unwrap_or(true),
+                    "default" => prompt.default = self.scalar_string(v),
+                    "confirm" => prompt.confirm = self.boolean(v).unwrap_or(false),
+                    "encrypt" => prompt.encrypt = self.scalar_string(v),
+                    "salt" => prompt.salt = self.scalar_string(v),
+                    "salt_size" => prompt.salt_size = self.count(v, "salt_size"),
+                    "unsafe" => {}
+                    other => {
+                        let d = self
+                            .diag(k.span, format!("`{other}` is not a `vars_prompt` option"))
+                            .with_width(other.chars().count())
+                            .suggest(other, KEYS.iter().copied());
+                        self.errors.push(d);
+                    }
+                }
+            }
+            if !is_identifier(&prompt.name) {
+                self.error_at(
+                    item,
+                    "a `vars_prompt` entry needs a `name` that is a valid variable name",
+                );
+                continue;
+            }
+            prompts.push(prompt);
+        }
+        prompts
     }
 
     fn become_method(&mut self, node: &Node) {

@@ -10,5 +10,5 @@ mod model;
 pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
 pub use model::{
     Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
-    Role, Step, Strategy, Task,
+    Role, Step, Strategy, Task, VarPrompt,
 };

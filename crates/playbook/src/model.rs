@@ -69,6 +69,8 @@ pub struct Play {
     pub strategy: Strategy,
     /// `order`: the order hosts are taken in.
     pub order: HostOrder,
+    /// `vars_prompt`: asked by the front end before the run; answers become play vars.
+    pub vars_prompt: Vec<VarPrompt>,
     /// The play's own `tags` (already inherited by its tasks), for `--list-tasks`.
     pub tags: Vec<String>,
     pub pre_tasks: Vec<Step>,
@@ -79,6 +81,23 @@ pub struct Play {
     /// own directory): its `files/` and `templates/` are searched.
     pub dir: PathBuf,
     pub location: Location,
+}
+
+/// One entry of `vars_prompt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarPrompt {
+    pub name: String,
+    /// The question; `input for NAME` without one.
+    pub prompt: Option<String>,
+    /// Whether the answer is hidden while typed (Ansible's default: yes).
+    pub private: bool,
+    pub default: Option<String>,
+    /// Ask twice and require the same answer.
+    pub confirm: bool,
+    /// `encrypt`: a crypt scheme (`sha512_crypt`, ...) the answer is hashed with.
+    pub encrypt: Option<String>,
+    pub salt: Option<String>,
+    pub salt_size: Option<u64>,
 }
 
 /// One entry of `serial`.

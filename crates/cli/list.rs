@@ -18,7 +18,7 @@ fn tag_list(tags: &[String]) -> String {
 }
 
 fn tasks_of(steps: &[Step]) -> Vec<&Task> {
-    steps.iter().flat_map(Step::tasks).collect()
+    steps.iter().flat_map(Step::listed_tasks).collect()
 }
 
 impl Listing<'_> {

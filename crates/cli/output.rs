@@ -174,6 +174,11 @@ impl EventSink for Printer {
             Event::ItemResult(r) => self.result(&r, true),
             Event::TaskResult(r) => self.result(&r, false),
             Event::NoMoreHosts => self.write(&Self::banner("NO MORE HOSTS LEFT")),
+            Event::Included { file, hosts, item } => {
+                let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+                let line = format!("included: {file} for {}{item}", hosts.join(", "));
+                self.write(&format!("{}\n", self.paint(Color::Cyan, &line)));
+            }
             Event::Retrying {
                 host,
                 task,

@@ -47,6 +47,13 @@ pub enum Event {
     /// A task finished on one host (after all its items).
     TaskResult(HostResult),
     NoMoreHosts,
+    /// An include's body runs for these hosts: `included: FILE for h1, h2 => (item=x)`.
+    Included {
+        /// The task file's path, or the role's name.
+        file: String,
+        hosts: Vec<String>,
+        item: Option<String>,
+    },
     /// An `until` condition did not hold yet; the task runs again after its delay.
     Retrying {
         host: String,

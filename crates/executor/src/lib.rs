@@ -9,6 +9,7 @@ mod controller;
 mod events;
 mod facts;
 mod hostvars;
+mod include;
 mod run;
 mod tags;
 mod task;

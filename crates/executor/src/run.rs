@@ -49,6 +49,8 @@ pub(crate) struct HostState {
     /// Free strategy: the banner of the task this host is running, shown before its first
     /// result unless it is already the last banner shown.
     pub banner: Option<(String, bool)>,
+    /// Parameters of the includes this host is inside (innermost last).
+    pub include_vars: Vec<Map<String, Value>>,
     pub stats: HostStats,
 }
 
@@ -303,13 +305,14 @@ fn new_host(inventory: &Inventory, name: &str) -> HostState {
         notified: BTreeSet::new(),
         delegated_to: None,
         banner: None,
+        include_vars: Vec::new(),
         stats: HostStats::default(),
     }
 }
 
 /// Whether the play goes on after a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(crate) enum Flow {
     Continue,
     /// `meta: end_batch`: this batch is done; the next one runs.
     EndBatch,
@@ -388,7 +391,7 @@ fn in_scope(hosts: &[HostState], scope: &[bool]) -> bool {
 }
 
 /// Runs a list of steps on the hosts in `scope`.
-fn run_steps<'a>(
+pub(crate) fn run_steps<'a>(
     ctx: &'a PlayContext<'a>,
     steps: &'a [Step],
     hosts: &'a mut [HostState],
@@ -403,7 +406,7 @@ fn run_steps<'a>(
                 Step::Task(task) if !selected(ctx, task) => Flow::Continue,
                 Step::Task(task) => match task.module {
                     Action::Meta(meta) => run_meta(ctx, task, meta, hosts, scope).await,
-                    Action::Module(_) => {
+                    Action::Module(_) | Action::Include(_) => {
                         let ran: Vec<bool> = hosts
                             .iter()
                             .zip(scope)
@@ -422,6 +425,9 @@ fn run_steps<'a>(
                     }
                 },
                 Step::Block(block) => run_block(ctx, block, hosts, scope).await,
+                Step::Include(include) => {
+                    crate::include::run_include(ctx, include, hosts, scope).await
+                }
             };
             if flow != Flow::Continue {
                 return flow;
@@ -482,7 +488,7 @@ pub(crate) struct TaskShared {
 }
 
 impl TaskShared {
-    fn new(ctx: &PlayContext<'_>, hosts: &[HostState]) -> Self {
+    pub(crate) fn new(ctx: &PlayContext<'_>, hosts: &[HostState]) -> Self {
         let out: Vec<&str> = hosts
             .iter()
             .filter(|h| !h.active())
@@ -566,7 +572,7 @@ pub(crate) fn delegate_connection(ctx: &PlayContext<'_>, target: &str) -> Arc<La
 }
 
 /// Whether `--tags`, `--skip-tags` and `--start-at-task` let a task run.
-fn selected(ctx: &PlayContext<'_>, task: &Task) -> bool {
+pub(crate) fn selected(ctx: &PlayContext<'_>, task: &Task) -> bool {
     use std::sync::atomic::Ordering;
     if !ctx.started.load(Ordering::Relaxed) {
         let wanted = ctx.options.start_at_task.as_deref().unwrap_or_default();
@@ -719,7 +725,7 @@ async fn run_meta(
 
 /// The name shown in the task banner: templated with host-independent variables (those
 /// that are undefined leave the name as written), prefixed with the role as Ansible does.
-fn display_name(ctx: &PlayContext<'_>, task: &Task) -> String {
+pub(crate) fn display_name(ctx: &PlayContext<'_>, task: &Task) -> String {
     let name = task.display_name();
     let name = if tend_template::is_template(name) {
         let mut vars = task
@@ -932,6 +938,24 @@ async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
     }
 }
 
+/// Free strategy: the banner of the task whose result follows, unless it was the last shown.
+pub(crate) fn show_free_banner(ctx: &PlayContext<'_>, host: &HostState) {
+    let Some(banner) = &host.banner else {
+        return;
+    };
+    let mut last = match ctx.last_banner.lock() {
+        Ok(last) => last,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if last.as_ref() != Some(banner) {
+        ctx.runtime.sink.event(Event::TaskStart {
+            name: banner.0.clone(),
+            handler: banner.1,
+        });
+        *last = Some(banner.clone());
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn emit(
     ctx: &PlayContext<'_>,
@@ -943,19 +967,7 @@ pub(crate) fn emit(
     ignored: bool,
     verbose_always: bool,
 ) {
-    if let Some(banner) = &host.banner {
-        let mut last = match ctx.last_banner.lock() {
-            Ok(last) => last,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if last.as_ref() != Some(banner) {
-            ctx.runtime.sink.event(Event::TaskStart {
-                name: banner.0.clone(),
-                handler: banner.1,
-            });
-            *last = Some(banner.clone());
-        }
-    }
+    show_free_banner(ctx, host);
     let r = HostResult {
         host: host.name.clone(),
         delegated_to: host.delegated_to.clone(),

@@ -50,6 +50,10 @@ fn raw_task_vars(
         vars.insert("role_path".into(), json!(role.path.display().to_string()));
         vars.insert("ansible_role_name".into(), json!(role.name));
     }
+    // Include parameters: an include's `vars` and loop variable, for what it includes.
+    for params in &host.include_vars {
+        vars.extend(params.clone());
+    }
     vars.extend(ctx.options.extra_vars.clone());
     // Ansible keeps an IP address whole as the short name.
     let short = if tend_inventory::is_ip_address(&host.name) {
@@ -361,6 +365,133 @@ pub(crate) async fn run_task(
         Status::Ok
     };
     TaskRun::Loop(ItemOutcome::new(status, result)).finish(ctx, task, host)
+}
+
+/// One run of an include's body for a host: one per loop item.
+pub(crate) struct IncludeItem {
+    /// `(item=...)` in the `included:` line.
+    pub label: Option<String>,
+    /// The include parameters its tasks see: the include's `vars` and loop variables.
+    pub params: Map<String, Value>,
+    /// The rendered file name, for `include_tasks` with a templated name.
+    pub file: Option<String>,
+}
+
+/// An include task on one host: `when` and the loop, item by item. Each item that runs
+/// counts as ok, as in Ansible. A skip or a failure is reported here, leaving no items.
+pub(crate) fn include_items(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    shared: &TaskShared,
+    file: Option<&str>,
+) -> Vec<IncludeItem> {
+    let vars = TaskVars::new(ctx, task, host, shared);
+    let items: Vec<Option<Value>> = match &task.loop_ {
+        None => vec![None],
+        Some(spec) => match loop_items(ctx, spec, &vars, task.action.as_str()) {
+            Ok(items) if items.is_empty() => {
+                let mut result = Map::new();
+                result.insert("changed".into(), false.into());
+                result.insert("skipped".into(), true.into());
+                result.insert("skipped_reason".into(), "No items in the list".into());
+                TaskRun::Done(ItemOutcome::new(Status::Skipped, result)).finish(ctx, task, host);
+                return Vec::new();
+            }
+            Ok(items) => items.into_iter().map(Some).collect(),
+            Err(msg) => {
+                TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host);
+                return Vec::new();
+            }
+        },
+    };
+    let mut out = Vec::new();
+    let mut false_condition = None;
+    for (index, item) in items.iter().enumerate() {
+        let mut extra: Vec<(&str, Value)> = Vec::new();
+        if let (Some(spec), Some(item)) = (&task.loop_, item) {
+            extra.push((spec.loop_var.as_str(), item.clone()));
+            if let Some(index_var) = &spec.index_var {
+                extra.push((index_var.as_str(), index.into()));
+            }
+            if spec.extended {
+                let all: Vec<Value> = items.iter().flatten().cloned().collect();
+                extra.push((
+                    "ansible_loop",
+                    loop_position(&all, index, spec.extended_allitems),
+                ));
+            }
+        }
+        let (item_vars, unresolved) = vars.for_item(ctx, &extra);
+        let context = Value::Object(item_vars);
+        for expr in &task.when {
+            match ctx.templater.eval_condition(expr, &context) {
+                Ok(true) => {}
+                Ok(false) => {
+                    false_condition = Some(expr.clone());
+                    break;
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "The conditional check '{expr}' failed. The error was: {}",
+                        explain(&e, &unresolved)
+                    );
+                    TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host);
+                    return Vec::new();
+                }
+            }
+        }
+        if false_condition.is_some() {
+            continue;
+        }
+        let label = match (&task.loop_, item) {
+            (Some(spec), Some(item)) => Some(match &spec.label {
+                Some(label) => ctx
+                    .templater
+                    .render_str(label, &context)
+                    .map(|v| plain(&v))
+                    .unwrap_or_else(|_| label.clone()),
+                None => plain(item),
+            }),
+            _ => None,
+        };
+        let file = match file {
+            None => None,
+            Some(template) => match ctx.templater.render_str(template, &context) {
+                Ok(name) => Some(plain(&name)),
+                Err(e) => {
+                    let msg = format!(
+                        "error while templating the included file name: {}",
+                        explain(&e, &unresolved)
+                    );
+                    TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host);
+                    return Vec::new();
+                }
+            },
+        };
+        let mut params = task.vars.clone();
+        for (k, v) in extra {
+            params.insert(k.to_string(), v);
+        }
+        out.push(IncludeItem {
+            label,
+            params,
+            file,
+        });
+    }
+    if out.is_empty() {
+        let mut result = Map::new();
+        result.insert("changed".into(), false.into());
+        result.insert("skipped".into(), true.into());
+        result.insert("skip_reason".into(), "Conditional result was False".into());
+        if let Some(expr) = false_condition {
+            result.insert("false_condition".into(), expr.into());
+        }
+        TaskRun::Done(ItemOutcome::new(Status::Skipped, result)).finish(ctx, task, host);
+        return Vec::new();
+    }
+    host.stats.ok += out.len() as u32;
+    out
 }
 
 /// An unreachable host during a task: `ignore_unreachable` keeps it in the play, and the

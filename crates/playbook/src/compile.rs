@@ -15,8 +15,8 @@ use tend_yaml::{Node, NodeKind, Span};
 
 use crate::kv::parse_kv;
 use crate::model::{
-    Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
-    Role, Step, Strategy, Task, VarPrompt,
+    Action, BatchSize, Block, HostOrder, IncludeBody, Location, Loop, Meta, Play, Playbook,
+    Privilege, Retry, Role, Step, Strategy, Task, VarPrompt,
 };
 
 #[path = "roles.rs"]
@@ -222,6 +222,52 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, CompileErrors> {
         )])
     })?;
     compile_playbook(path, &source)
+}
+
+/// Compiles a task file named at run time (`include_tasks` with a templated name), as part
+/// of `role` if any; roles it uses are looked up beside `playbook_dir`.
+pub fn compile_task_file(
+    path: &Path,
+    role: Option<Arc<Role>>,
+    playbook_dir: &Path,
+) -> Result<Vec<Step>, CompileErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        CompileErrors(vec![Diagnostic::new(
+            format!("cannot read task file: {e}"),
+            path,
+            0,
+            0,
+        )])
+    })?;
+    let mut c = Compiler {
+        file: Arc::new(path.to_path_buf()),
+        source: &source,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        errors: Vec::new(),
+        templater: Templater::new(),
+        notified: Vec::new(),
+        playbook_dir: playbook_dir.to_path_buf(),
+        role,
+        role_handlers: Vec::new(),
+        roles_seen: Vec::new(),
+        role_stack: Vec::new(),
+        exposed_roles: Vec::new(),
+        playbook_stack: Vec::new(),
+        module_defaults: Map::new(),
+    };
+    let steps = match tend_yaml::load_one(&source) {
+        Ok(root) if root.is_null() => Vec::new(),
+        Ok(root) => c.step_list(&root, false),
+        Err(e) => {
+            c.error(e.span, format!("malformed YAML: {}", e.message));
+            Vec::new()
+        }
+    };
+    if c.errors.is_empty() {
+        Ok(steps)
+    } else {
+        Err(CompileErrors(c.errors))
+    }
 }
 
 /// Compiles playbook text; `path` names it in messages and anchors relative files.
@@ -1035,6 +1081,18 @@ impl Compiler<'_> {
             .into_iter()
             .filter_map(|step| match step {
                 Step::Task(t) => Some(t),
+                Step::Include(i) => {
+                    let at = i.task.location.clone();
+                    self.error(
+                        Span {
+                            line: at.line,
+                            col: at.col,
+                            offset: 0,
+                        },
+                        "includes in `handlers` are not supported by tend yet",
+                    );
+                    None
+                }
                 Step::Block(b) => {
                     let at = b.location.clone();
                     self.error(
@@ -1409,7 +1467,7 @@ impl Compiler<'_> {
             if self.errors.len() > errors_before {
                 return None;
             }
-            return self.include(kind, node, module_key, module_value, &task);
+            return self.include(kind, node, module_key, module_value, task);
         }
         let outer_defaults = self.module_defaults.clone();
         if let Some(defaults) = keyword(entries, "module_defaults") {
@@ -1429,13 +1487,27 @@ impl Compiler<'_> {
             return None;
         }
         let (action, module, args) = resolved?;
+        Some(Step::Task(
+            self.build_task(task, action, module, args, node),
+        ))
+    }
+
+    /// The task from its parsed keywords and resolved action.
+    fn build_task(
+        &self,
+        task: TaskParts<'_>,
+        action: String,
+        module: Action,
+        args: Map<String, Value>,
+        node: &Node,
+    ) -> Task {
         // `until` alone means 3 retries, 5 seconds apart, as in Ansible.
         let retry = task.until.map(|until| Retry {
             until,
             retries: task.retries.unwrap_or(3),
             delay_secs: task.delay.unwrap_or(5),
         });
-        Some(Step::Task(Task {
+        Task {
             name: task.name,
             action,
             module,
@@ -1462,7 +1534,7 @@ impl Compiler<'_> {
             tags: task.tags,
             role: self.role.clone(),
             location: self.location(node.span),
-        }))
+        }
     }
 
     fn meta(&mut self, node: &Node) -> Option<Meta> {
@@ -1854,6 +1926,55 @@ fn inherit(step: &mut Step, from: &TaskParts<'_>) {
                 inherit(inner, from);
             }
         }
+        // What encloses an include reaches both the include and what it includes.
+        Step::Include(i) => {
+            let mut task = Step::Task(std::mem::replace(&mut i.task, placeholder_task()));
+            inherit(&mut task, from);
+            if let Step::Task(t) = task {
+                i.task = t;
+            }
+            if let IncludeBody::Steps(steps) = &mut i.body {
+                for inner in steps {
+                    inherit(inner, from);
+                }
+            }
+        }
+    }
+}
+
+/// A task that is never run, to move a real one out of an include for a moment.
+fn placeholder_task() -> Task {
+    Task {
+        name: None,
+        action: String::new(),
+        module: Action::Meta(Meta::Noop),
+        args: Map::new(),
+        when: Vec::new(),
+        loop_: None,
+        register: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: false,
+        ignore_unreachable: None,
+        any_errors_fatal: None,
+        no_log: false,
+        privilege: Privilege::default(),
+        check_mode: None,
+        diff: None,
+        vars: Map::new(),
+        environment: Map::new(),
+        delegate_to: None,
+        run_once: false,
+        retry: None,
+        tags: Vec::new(),
+        role: None,
+        location: Location {
+            file: Arc::new(PathBuf::new()),
+            line: 0,
+            col: 0,
+        },
     }
 }
 

@@ -7,8 +7,10 @@ mod compile;
 pub mod kv;
 mod model;
 
-pub use compile::{compile_playbook, is_identifier, load_playbook, CompileErrors};
+pub use compile::{
+    compile_playbook, compile_task_file, is_identifier, load_playbook, CompileErrors,
+};
 pub use model::{
-    Action, BatchSize, Block, HostOrder, Location, Loop, Meta, Play, Playbook, Privilege, Retry,
-    Role, Step, Strategy, Task, VarPrompt,
+    Action, BatchSize, Block, HostOrder, Include, IncludeAction, IncludeBody, Location, Loop, Meta,
+    Play, Playbook, Privilege, Retry, Role, Step, Strategy, Task, VarPrompt,
 };

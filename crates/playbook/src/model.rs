@@ -189,10 +189,12 @@ impl Privilege {
 pub enum Step {
     Task(Task),
     Block(Block),
+    Include(Include),
 }
 
 impl Step {
-    /// Every task inside, depth first (for checks that look at all tasks).
+    /// Every task inside, depth first, the bodies of includes too (for checks that look at
+    /// all tasks).
     pub fn tasks(&self) -> Vec<&Task> {
         match self {
             Step::Task(t) => vec![t],
@@ -203,8 +205,56 @@ impl Step {
                 .chain(&b.always)
                 .flat_map(Step::tasks)
                 .collect(),
+            Step::Include(i) => {
+                let mut tasks = vec![&i.task];
+                if let IncludeBody::Steps(steps) = &i.body {
+                    tasks.extend(steps.iter().flat_map(Step::tasks));
+                }
+                tasks
+            }
         }
     }
+
+    /// The tasks `--list-tasks` shows: as Ansible, an include and not what it includes.
+    pub fn listed_tasks(&self) -> Vec<&Task> {
+        match self {
+            Step::Task(t) => vec![t],
+            Step::Block(b) => b
+                .block
+                .iter()
+                .chain(&b.rescue)
+                .chain(&b.always)
+                .flat_map(Step::listed_tasks)
+                .collect(),
+            Step::Include(i) => vec![&i.task],
+        }
+    }
+}
+
+/// `include_tasks`/`include_role`: a task of its own (`when`, loop, tags apply to it, and it
+/// counts as ok once per host and item), whose body then runs for the hosts and items that
+/// reached it, with the task's `vars` and loop variable as include parameters.
+#[derive(Debug)]
+pub struct Include {
+    pub task: Task,
+    /// What the `included:` line names: the task file's path, or the role's name.
+    pub shown: String,
+    pub body: IncludeBody,
+}
+
+/// What an include runs.
+#[derive(Debug)]
+pub enum IncludeBody {
+    /// Compiled with the playbook.
+    Steps(Vec<Step>),
+    /// `include_tasks` with a templated file name: compiled once the name is rendered for a
+    /// host, relative to `dir`, as part of `role` if any.
+    Templated {
+        file: String,
+        dir: PathBuf,
+        role: Option<Arc<Role>>,
+        playbook_dir: PathBuf,
+    },
 }
 
 /// `block`/`rescue`/`always`. Block-level keywords (`when`, `vars`, `become`, ...) were
@@ -225,6 +275,15 @@ pub struct Block {
 pub enum Action {
     Module(&'static dyn DynModule),
     Meta(Meta),
+    /// The task of an [`Include`].
+    Include(IncludeAction),
+}
+
+/// Which include an [`Include`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeAction {
+    Tasks,
+    Role,
 }
 
 impl Action {
@@ -232,6 +291,8 @@ impl Action {
         match self {
             Action::Module(m) => m.name(),
             Action::Meta(_) => "meta",
+            Action::Include(IncludeAction::Tasks) => "include_tasks",
+            Action::Include(IncludeAction::Role) => "include_role",
         }
     }
 }

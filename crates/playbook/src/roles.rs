@@ -15,7 +15,7 @@ use tend_template::Templater;
 use tend_yaml::{Node, NodeKind};
 
 use super::{inherit, Compiler, TaskParts};
-use crate::model::{Block, Role, Step};
+use crate::model::{Action, Block, Include, IncludeAction, IncludeBody, Role, Step};
 
 /// Which inclusion a task asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,18 +405,26 @@ impl<'s> Compiler<'s> {
         task_node: &Node,
         key: &Node,
         value: &Node,
-        parts: &TaskParts<'_>,
+        parts: TaskParts<'_>,
     ) -> Option<Step> {
-        if parts.loop_.is_some() {
+        let dynamic = matches!(kind, IncludeKind::IncludeTasks | IncludeKind::IncludeRole);
+        if parts.loop_.is_some() && !dynamic {
             self.error_at(
                 key,
                 format!(
-                    "a loop over `{}` is not supported by tend yet",
-                    key.as_str().unwrap_or_default()
+                    "`{}` is static and cannot loop; use `include_{}` for a loop",
+                    key.as_str().unwrap_or_default(),
+                    if kind == IncludeKind::ImportRole {
+                        "role"
+                    } else {
+                        "tasks"
+                    },
                 ),
             );
             return None;
         }
+        let mut shown = String::new();
+        let mut templated = None;
         let steps = match kind {
             IncludeKind::ImportTasks | IncludeKind::IncludeTasks => {
                 let file = match &value.kind {
@@ -434,22 +442,32 @@ impl<'s> Compiler<'s> {
                     }
                 };
                 if is_template(&file) {
-                    self.error_at(
-                        value,
-                        "templated task file names are not supported by tend yet",
-                    );
-                    return None;
+                    if !dynamic {
+                        self.error_at(
+                            value,
+                            "`import_tasks` is static: its file name cannot be a template (`include_tasks` can)",
+                        );
+                        return None;
+                    }
+                    self.check_templates(value);
+                    templated = Some(file);
+                    Vec::new()
+                } else {
+                    let path = self.dir.join(&file);
+                    if !path.is_file() {
+                        self.error_at(
+                            value,
+                            format!("task file {} does not exist", path.display()),
+                        );
+                        return None;
+                    }
+                    shown = std::path::absolute(&path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                        .to_string();
+                    let role = self.role.clone();
+                    self.task_file(value, &path, role, false)
                 }
-                let path = self.dir.join(&file);
-                if !path.is_file() {
-                    self.error_at(
-                        value,
-                        format!("task file {} does not exist", path.display()),
-                    );
-                    return None;
-                }
-                let role = self.role.clone();
-                self.task_file(value, &path, role, false)
             }
             IncludeKind::ImportRole | IncludeKind::IncludeRole => {
                 let Some(pairs) = value.as_map() else {
@@ -515,9 +533,32 @@ impl<'s> Compiler<'s> {
                 }
                 // Role parameters come from the including task's `vars`, as in Ansible.
                 role.params = parts.vars.clone();
+                shown = role.name.clone();
                 self.expand_role(role)
             }
         };
+        if dynamic {
+            let action = match kind {
+                IncludeKind::IncludeRole => IncludeAction::Role,
+                _ => IncludeAction::Tasks,
+            };
+            let mut parts = parts;
+            if action == IncludeAction::Role && parts.name.is_none() {
+                parts.name = Some(format!("include_role : {shown}"));
+            }
+            let name = key.as_str().unwrap_or_default().to_string();
+            let task = self.build_task(parts, name, Action::Include(action), Map::new(), task_node);
+            let body = match templated {
+                Some(file) => IncludeBody::Templated {
+                    file,
+                    dir: self.dir.clone(),
+                    role: self.role.clone(),
+                    playbook_dir: self.playbook_dir.clone(),
+                },
+                None => IncludeBody::Steps(steps),
+            };
+            return Some(Step::Include(Include { task, shown, body }));
+        }
         let mut block = Step::Block(Block {
             name: parts.name.clone(),
             block: steps,
@@ -525,7 +566,7 @@ impl<'s> Compiler<'s> {
             always: Vec::new(),
             location: self.location(task_node.span),
         });
-        inherit(&mut block, parts);
+        inherit(&mut block, &parts);
         Some(block)
     }
 }

@@ -3,13 +3,17 @@
 use serde_json::{Map, Value};
 use tend_inventory::Inventory;
 use tend_playbook::{Play, Step, Task};
+use tend_template::Templater;
 
 use crate::run::HostState;
+use crate::vars::{holds_template, resolve_templated};
 
 /// Every inventory host's variables as a task sees them through `hostvars`: inventory vars,
 /// gathered facts and what `set_fact`/`register` stored, for the hosts this play has seen.
 pub(crate) fn snapshot(
     inventory: &Inventory,
+    templater: &Templater,
+    groups: &Value,
     outside: &Map<String, Value>,
     hosts: &[HostState],
 ) -> Value {
@@ -35,6 +39,18 @@ pub(crate) fn snapshot(
         if let Value::Object(vars) = entry {
             vars.extend(state.facts.clone());
             vars.extend(state.host_vars.clone());
+        }
+    }
+    // Each host's templated values are rendered with that host's own variables, as Ansible
+    // renders `hostvars[h].x` for h; a value that cannot be rendered is left out alone
+    // instead of making all of `hostvars` unusable.
+    for vars in all.values_mut() {
+        if let Value::Object(vars) = vars {
+            if vars.values().any(holds_template) {
+                vars.insert("groups".into(), groups.clone());
+                resolve_templated(templater, vars, &[]);
+                vars.remove("groups");
+            }
         }
     }
     Value::Object(all)
@@ -89,8 +105,47 @@ fn task_mentions(task: &Task, needle: &str) -> bool {
         })
 }
 
+/// Whether the play's template files may mention `needle`: any file under the `templates/`
+/// of the play's directory or of a role the play uses (which template a task renders can
+/// depend on variables, so all of them are looked at).
+fn templates_mention(play: &Play, needle: &str) -> bool {
+    let mut dirs = vec![play.dir.join("templates")];
+    let steps = play
+        .pre_tasks
+        .iter()
+        .chain(&play.tasks)
+        .chain(&play.post_tasks);
+    for task in steps.flat_map(Step::tasks).chain(&play.handlers) {
+        if let Some(role) = &task.role {
+            let dir = role.path.join("templates");
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.iter().any(|d| dir_mentions(d, needle, 4))
+}
+
+fn dir_mentions(dir: &std::path::Path, needle: &str, depth: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            depth > 0 && dir_mentions(&path, needle, depth - 1)
+        } else {
+            std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        }
+    })
+}
+
 /// Whether anything a task of the play reads mentions `needle` (templates included).
 pub(crate) fn play_mentions(play: &Play, needle: &str) -> bool {
+    if templates_mention(play, needle) {
+        return true;
+    }
     let steps = play
         .pre_tasks
         .iter()

@@ -506,9 +506,15 @@ impl TaskShared {
         TaskShared {
             play_hosts,
             play_batch,
-            hostvars: ctx
-                .uses_hostvars
-                .then(|| crate::hostvars::snapshot(ctx.inventory, &ctx.outside_hostvars, hosts)),
+            hostvars: ctx.uses_hostvars.then(|| {
+                crate::hostvars::snapshot(
+                    ctx.inventory,
+                    ctx.templater,
+                    &ctx.groups,
+                    &ctx.outside_hostvars,
+                    hosts,
+                )
+            }),
         }
     }
 }

@@ -636,6 +636,16 @@ impl Compiler<'_> {
             play.role_vars.extend(role.vars.clone());
         }
         let mut handlers = std::mem::take(&mut self.role_handlers);
+        // A role used more than once in a play (`roles:` and `include_role`, say) has its
+        // handlers once, as in Ansible.
+        let mut seen = Vec::new();
+        handlers.retain(|h| {
+            let new = !seen.contains(&h.location);
+            if new {
+                seen.push(h.location.clone());
+            }
+            new
+        });
         handlers.append(&mut play.handlers);
         play.handlers = handlers;
         // A handler that did not compile would make every `notify` of it look unknown.

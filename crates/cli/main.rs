@@ -117,6 +117,9 @@ struct RunArgs {
     /// Start at the task with this name.
     #[arg(long = "start-at-task")]
     start_at_task: Option<String>,
+    /// Confirm each task before it runs: (N)o/(y)es/(c)ontinue.
+    #[arg(long = "step")]
+    step: bool,
     /// List the tasks that would run, then exit.
     #[arg(long = "list-tasks")]
     list_tasks: bool,
@@ -212,6 +215,7 @@ fn run(args: RunArgs) -> Result<u8> {
     options.skip_tags = args.skip_tags.clone();
     options.start_at_task = args.start_at_task.clone();
     options.force_handlers = args.force_handlers;
+    options.step = args.step;
     if args.list_tasks || args.list_hosts || args.list_tags {
         let listing = list::Listing {
             inventory: &inventory,

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 use similar::TextDiff;
-use tend_executor::{Event, EventSink, HostResult, RunSummary, Status};
+use tend_executor::{Event, EventSink, HostResult, RunSummary, Status, StepAnswer};
 use tend_module_api::Diff;
 
 const WIDTH: usize = 80;
@@ -163,6 +163,22 @@ impl Printer {
 }
 
 impl EventSink for Printer {
+    fn confirm_step(&self, task: &str) -> StepAnswer {
+        use std::io::{BufRead, Write};
+        let question = format!("Perform task: {task} (N)o/(y)es/(c)ontinue: ");
+        self.write(&question);
+        std::io::stdout().flush().ok();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok();
+        let answer = match line.trim().to_lowercase().as_str() {
+            "y" | "yes" => StepAnswer::Yes,
+            "c" | "continue" => StepAnswer::Continue,
+            _ => StepAnswer::No,
+        };
+        self.write(&Self::banner(&question));
+        answer
+    }
+
     fn event(&self, event: Event) {
         match event {
             Event::PlayStart { name } => self.write(&Self::banner(&format!("PLAY [{name}]"))),

@@ -67,6 +67,24 @@ pub enum Event {
 /// Receives events. Implementations print, collect or forward them.
 pub trait EventSink: Send + Sync {
     fn event(&self, event: Event);
+
+    /// `--step`: whether to run the task named `task` (`TASK: name`). Sinks that cannot ask
+    /// anyone run everything.
+    fn confirm_step(&self, task: &str) -> StepAnswer {
+        let _ = task;
+        StepAnswer::Continue
+    }
+}
+
+/// An answer to `--step`'s question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepAnswer {
+    /// Run this task.
+    Yes,
+    /// Skip this task.
+    No,
+    /// Run this task and all the rest without asking.
+    Continue,
 }
 
 /// The recap counts for one host, as ansible-playbook's PLAY RECAP.

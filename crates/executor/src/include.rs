@@ -11,8 +11,8 @@ use tend_playbook::{Include, IncludeBody, Step};
 
 use crate::events::{Event, Status};
 use crate::run::{
-    display_name, emit, run_steps, selected, show_free_banner, Flow, HostState, PlayContext,
-    TaskShared,
+    confirmed, display_name, emit, run_steps, selected, show_free_banner, Flow, HostState,
+    PlayContext, TaskShared,
 };
 use crate::task::include_items;
 
@@ -34,7 +34,7 @@ pub(crate) async fn run_include(
     scope: &[bool],
 ) -> Flow {
     let task = &include.task;
-    if !selected(ctx, task) {
+    if !selected(ctx, task) || !confirmed(ctx, task) {
         return Flow::Continue;
     }
     let name = display_name(ctx, task);

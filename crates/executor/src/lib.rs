@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tend_transport::{Connector, KnownHostsPolicy};
 
-pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status};
+pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status, StepAnswer};
 pub use run::run_playbook;
 pub use tags::should_run;
 
@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub skip_tags: Vec<String>,
     /// `--start-at-task`: skip tasks until one with this name.
     pub start_at_task: Option<String>,
+    /// `--step`: confirm each task through the event sink.
+    pub step: bool,
 }
 
 impl RunOptions {
@@ -74,6 +76,7 @@ impl RunOptions {
             tags: vec!["all".to_string()],
             skip_tags: Vec::new(),
             start_at_task: None,
+            step: false,
         }
     }
 }

@@ -92,6 +92,8 @@ pub(crate) struct PlayContext<'a> {
     pub search_dirs: Vec<PathBuf>,
     /// `--start-at-task`: whether the named task has been reached (shared by all plays).
     pub started: &'a std::sync::atomic::AtomicBool,
+    /// `--step`: whether tasks are still confirmed one by one (shared by all plays).
+    pub stepping: &'a std::sync::atomic::AtomicBool,
     /// Connections to hosts that tasks are delegated to, one per host for the play.
     pub delegates: std::sync::Mutex<HashMap<String, Arc<LazyConnection>>>,
 }
@@ -115,6 +117,7 @@ pub async fn run_playbook(
     let mut order: Vec<String> = Vec::new();
     let groups = serde_json::to_value(inventory.groups()).unwrap_or(Value::Null);
     let started = std::sync::atomic::AtomicBool::new(options.start_at_task.is_none());
+    let stepping = std::sync::atomic::AtomicBool::new(options.step);
 
     'plays: for play in &playbook.plays {
         // `ansible_play_hosts_all` keeps inventory order; `order` is the order of the run.
@@ -194,6 +197,7 @@ pub async fn run_playbook(
                     vec![play.dir.clone(), playbook.dir.clone()]
                 },
                 started: &started,
+                stepping: &stepping,
                 delegates: std::sync::Mutex::default(),
             };
             let flow = run_play(&ctx, &mut play_states).await;
@@ -404,6 +408,7 @@ pub(crate) fn run_steps<'a>(
             }
             let flow = match step {
                 Step::Task(task) if !selected(ctx, task) => Flow::Continue,
+                Step::Task(task) if !confirmed(ctx, task) => Flow::Continue,
                 Step::Task(task) => match task.module {
                     Action::Meta(meta) => run_meta(ctx, task, meta, hosts, scope).await,
                     Action::Module(_) | Action::Include(_) => {
@@ -435,6 +440,26 @@ pub(crate) fn run_steps<'a>(
         }
         Flow::Continue
     })
+}
+
+/// `--step`: asks whether to run a module task, until the answer is `continue`.
+pub(crate) fn confirmed(ctx: &PlayContext<'_>, task: &Task) -> bool {
+    use std::sync::atomic::Ordering;
+    if matches!(task.module, Action::Meta(_)) || !ctx.stepping.load(Ordering::Relaxed) {
+        return true;
+    }
+    match ctx
+        .runtime
+        .sink
+        .confirm_step(&format!("TASK: {}", display_name(ctx, task)))
+    {
+        crate::StepAnswer::Yes => true,
+        crate::StepAnswer::No => false,
+        crate::StepAnswer::Continue => {
+            ctx.stepping.store(false, Ordering::Relaxed);
+            true
+        }
+    }
 }
 
 /// `any_errors_fatal` and `max_fail_percentage` after a task ran on the hosts in `ran`.

@@ -712,3 +712,33 @@ fn failed_when_is_not_evaluated_on_a_skipped_result() {
     assert_eq!(ran.result("health", "h1").status, Status::Skipped);
     assert_eq!(ran.stats("h1"), recap(0, 0, 0, 0, 1));
 }
+
+// ---------------------------------------------------------------------------------------------
+// --step
+
+#[test]
+fn step_asks_before_each_task_until_continue() {
+    use tend_executor::StepAnswer::{Continue, No, Yes};
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: one
+      shell: one
+    - name: two
+      shell: two
+    - meta: noop
+    - name: three
+      shell: three
+    - name: four
+      shell: four
+"#,
+    )
+    .step(&[No, Yes, Continue])
+    .run();
+    // Meta tasks are not asked about; after `continue` nothing is.
+    assert_eq!(ran.asked, ["TASK: one", "TASK: two", "TASK: three"]);
+    assert_eq!(ran.started(), ["two", "three", "four"]);
+    assert_eq!(ran.stats("h1").changed, 3);
+}

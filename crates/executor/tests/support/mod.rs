@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
-use tend_executor::{Event, EventSink, HostResult, HostStats, RunOptions, RunSummary, Runtime};
+use tend_executor::{
+    Event, EventSink, HostResult, HostStats, RunOptions, RunSummary, Runtime, StepAnswer,
+};
 use tend_inventory::Inventory;
 use tend_transport::{
     ConnectionSpec, Connector, ExecOutput, HostKeyMode, KnownHostsPolicy, ScriptedReply,
@@ -119,6 +121,9 @@ impl Connector for ScriptedConnector {
 #[derive(Default)]
 pub struct CollectingSink {
     events: Mutex<Vec<Event>>,
+    /// `--step` answers, in order, with the questions asked.
+    answers: Mutex<Vec<StepAnswer>>,
+    pub asked: Mutex<Vec<String>>,
 }
 
 impl CollectingSink {
@@ -131,6 +136,16 @@ impl EventSink for CollectingSink {
     fn event(&self, event: Event) {
         self.events.lock().unwrap().push(event);
     }
+
+    fn confirm_step(&self, task: &str) -> StepAnswer {
+        self.asked.lock().unwrap().push(task.to_string());
+        let mut answers = self.answers.lock().unwrap();
+        if answers.is_empty() {
+            StepAnswer::Yes
+        } else {
+            answers.remove(0)
+        }
+    }
 }
 
 /// The inventory used when a test does not care: two ungrouped hosts.
@@ -142,6 +157,7 @@ pub struct Scenario {
     inventory: Inventory,
     connector: ScriptedConnector,
     options: RunOptions,
+    answers: Vec<StepAnswer>,
 }
 
 impl Scenario {
@@ -155,6 +171,7 @@ impl Scenario {
                 files: Vec::new(),
                 mode: HostKeyMode::Off,
             }),
+            answers: Vec::new(),
         }
     }
 
@@ -197,6 +214,13 @@ impl Scenario {
         self
     }
 
+    /// `--step`, answering the questions in turn (then yes).
+    pub fn step(mut self, answers: &[StepAnswer]) -> Self {
+        self.options.step = true;
+        self.answers = answers.to_vec();
+        self
+    }
+
     pub fn check(self) -> Self {
         self.options(|o| o.check = true)
     }
@@ -213,6 +237,7 @@ impl Scenario {
             .unwrap_or_else(|e| panic!("playbook does not compile:\n{e}"));
         let connector = Arc::new(self.connector);
         let sink = Arc::new(CollectingSink::default());
+        *sink.answers.lock().unwrap() = self.answers;
         let runtime = Runtime {
             connector: connector.clone(),
             sink: sink.clone(),
@@ -228,9 +253,11 @@ impl Scenario {
                 &runtime,
             ))
             .expect("run starts");
+        let asked = sink.asked.lock().unwrap().clone();
         Ran {
             summary,
             events: sink.events(),
+            asked,
             connector,
         }
     }
@@ -244,6 +271,8 @@ fn ini(src: &str) -> Inventory {
 pub struct Ran {
     pub summary: RunSummary,
     pub events: Vec<Event>,
+    /// The `--step` questions asked.
+    pub asked: Vec<String>,
     pub connector: Arc<ScriptedConnector>,
 }
 

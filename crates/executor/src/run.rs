@@ -94,6 +94,8 @@ pub(crate) struct PlayContext<'a> {
     pub started: &'a std::sync::atomic::AtomicBool,
     /// `--step`: whether tasks are still confirmed one by one (shared by all plays).
     pub stepping: &'a std::sync::atomic::AtomicBool,
+    /// `delegate_facts`: facts set for other hosts, handed over once the task is done.
+    pub delegated_facts: std::sync::Mutex<Vec<(String, Map<String, Value>)>>,
     /// Connections to hosts that tasks are delegated to, one per host for the play.
     pub delegates: std::sync::Mutex<HashMap<String, Arc<LazyConnection>>>,
 }
@@ -198,6 +200,7 @@ pub async fn run_playbook(
                 },
                 started: &started,
                 stepping: &stepping,
+                delegated_facts: std::sync::Mutex::default(),
                 delegates: std::sync::Mutex::default(),
             };
             let flow = run_play(&ctx, &mut play_states).await;
@@ -208,6 +211,21 @@ pub async fn run_playbook(
                 .unwrap_or_default();
             for connection in delegates {
                 connection.shutdown().await;
+            }
+            // Facts delegated to hosts outside this batch.
+            let handed: Vec<(String, Map<String, Value>)> = ctx
+                .delegated_facts
+                .lock()
+                .map(|mut f| std::mem::take(&mut *f))
+                .unwrap_or_default();
+            for (target, facts) in handed {
+                let state = match play_states.iter_mut().find(|s| s.name == target) {
+                    Some(state) => state,
+                    None => states
+                        .entry(target.clone())
+                        .or_insert_with(|| new_host(inventory, &target)),
+                };
+                state.host_vars.extend(facts);
             }
             // A batch where every host failed ends the whole run, as in ansible-playbook.
             let all_failed = play_states.iter().all(|s| s.failed || s.unreachable);
@@ -426,6 +444,7 @@ pub(crate) fn run_steps<'a>(
                             })
                             .await;
                         }
+                        hand_over_facts(ctx, hosts);
                         after_task(ctx, task, hosts, &ran)
                     }
                 },
@@ -532,11 +551,27 @@ impl TaskShared {
             play_hosts,
             play_batch,
             hostvars: ctx.uses_hostvars.then(|| {
+                // Facts delegated to hosts outside this slice are theirs already.
+                let pending = ctx
+                    .delegated_facts
+                    .lock()
+                    .map(|p| p.clone())
+                    .unwrap_or_default();
+                let mut outside = std::borrow::Cow::Borrowed(&ctx.outside_hostvars);
+                for (target, facts) in pending {
+                    let entry = outside
+                        .to_mut()
+                        .entry(target)
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(entry) = entry {
+                        entry.extend(facts);
+                    }
+                }
                 crate::hostvars::snapshot(
                     ctx.inventory,
                     ctx.templater,
                     &ctx.groups,
-                    &ctx.outside_hostvars,
+                    &outside,
                     hosts,
                 )
             }),
@@ -825,6 +860,23 @@ async fn run_on_hosts<'a, F>(
         .await;
 }
 
+/// `delegate_facts`: gives the facts a task set for other hosts of this slice to them now;
+/// facts for hosts outside it wait for the end of the batch.
+fn hand_over_facts(ctx: &PlayContext<'_>, hosts: &mut [HostState]) {
+    let Ok(mut pending) = ctx.delegated_facts.lock() else {
+        return;
+    };
+    pending.retain(
+        |(target, facts)| match hosts.iter_mut().find(|h| h.name == *target) {
+            Some(h) => {
+                h.host_vars.extend(facts.clone());
+                false
+            }
+            None => true,
+        },
+    );
+}
+
 async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &[bool]) {
     let force = ctx.options.force_handlers || ctx.play.force_handlers;
     for (index, handler) in ctx.play.handlers.iter().enumerate() {
@@ -872,6 +924,7 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
             .buffer_unordered(ctx.options.forks.max(1))
             .collect::<Vec<()>>()
             .await;
+        hand_over_facts(ctx, hosts);
     }
     for (h, s) in hosts.iter_mut().zip(scope) {
         if *s {

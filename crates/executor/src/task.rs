@@ -175,45 +175,30 @@ pub(crate) async fn run_task(
         return;
     };
     let vars = TaskVars::new(ctx, task, host, &shared);
-    let delegated_to = match &task.delegate_to {
-        None => None,
-        Some(raw) => match ctx
-            .templater
-            .render_str(raw, &Value::Object(vars.resolved.clone()))
-        {
-            Ok(target) => Some(plain(&target)).filter(|t| *t != host.name),
-            Err(e) => {
-                let msg = format!(
-                    "error while templating `delegate_to`: {}",
-                    explain(&e, &vars.unresolved)
-                );
-                return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host);
-            }
-        },
+    // With a loop, `delegate_to` may name the item (`delegate_to: "{{ item }}"`): it is then
+    // rendered for each item.
+    let per_item_delegate = task.loop_.is_some() && task.delegate_to.is_some();
+    let delegated_to = if per_item_delegate {
+        None
+    } else {
+        match delegate_target(ctx, task, &host.name, &vars.resolved, &vars.unresolved) {
+            Ok(target) => target,
+            Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
+        }
     };
-    let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
-        become_: Some(ctx.options.become_),
-        become_user: ctx.options.become_user.clone(),
-    });
-    host.delegated_to = delegated_to.clone();
-    let mut transport: Arc<dyn Transport> = match &delegated_to {
-        Some(target) => crate::run::delegate_connection(ctx, target),
-        None => connection(ctx, host),
-    };
-    if privilege.become_ == Some(true) {
-        let user = privilege.become_user.unwrap_or_else(|| "root".into());
-        transport = Arc::new(BecomeTransport::new(transport, user));
-    }
-    if !task.environment.is_empty() {
+    let env = if task.environment.is_empty() {
+        None
+    } else {
         match environment(ctx, task, &vars) {
-            Ok(env) => transport = Arc::new(EnvTransport::new(transport, &env)),
+            Ok(env) => Some(env),
             Err(msg) => {
                 let runner_failure = failure_result(task, msg);
                 return TaskRun::Done(runner_failure).finish(ctx, task, host);
             }
         }
-    }
-    let handle = Host::new(host.name.clone(), transport);
+    };
+    host.delegated_to = delegated_to.clone();
+    let handle = task_handle(ctx, task, host, delegated_to.as_deref(), env.as_deref());
     let check = task
         .check_mode
         .or(ctx.play.check_mode)
@@ -271,6 +256,25 @@ pub(crate) async fn run_task(
             extra.push(("ansible_loop", position.clone()));
         }
         let (item_vars, unresolved) = vars.for_item(ctx, &extra);
+        let item_handle;
+        let item_runner;
+        let runner = if per_item_delegate {
+            let target = match delegate_target(ctx, task, &host.name, &item_vars, &unresolved) {
+                Ok(target) => target,
+                Err(msg) => {
+                    return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host)
+                }
+            };
+            host.delegated_to = target.clone();
+            item_handle = task_handle(ctx, task, host, target.as_deref(), env.as_deref());
+            item_runner = ItemRunner {
+                host: &item_handle,
+                ..runner
+            };
+            &item_runner
+        } else {
+            &runner
+        };
         let label = match &spec.label {
             Some(label) => ctx
                 .templater
@@ -300,10 +304,14 @@ pub(crate) async fn run_task(
             one.result.insert("ansible_loop".into(), position);
         }
         // Facts set by one item are visible to the next, as in Ansible.
-        for (k, v) in &one.facts {
-            vars.resolved.insert(k.clone(), v.clone());
-            vars.raw.insert(k.clone(), v.clone());
-            host.host_vars.insert(k.clone(), v.clone());
+        if let Some(target) = fact_target(task, host) {
+            delegate_facts(ctx, target, one.facts.clone());
+        } else {
+            for (k, v) in &one.facts {
+                vars.resolved.insert(k.clone(), v.clone());
+                vars.raw.insert(k.clone(), v.clone());
+                host.host_vars.insert(k.clone(), v.clone());
+            }
         }
         let mut shown = one.result.clone();
         if task.no_log {
@@ -365,6 +373,70 @@ pub(crate) async fn run_task(
         Status::Ok
     };
     TaskRun::Loop(ItemOutcome::new(status, result)).finish(ctx, task, host)
+}
+
+/// With `delegate_facts`, the host a delegated task's facts belong to.
+fn fact_target(task: &Task, host: &HostState) -> Option<String> {
+    task.delegate_facts
+        .then(|| host.delegated_to.clone())
+        .flatten()
+}
+
+fn delegate_facts(ctx: &PlayContext<'_>, target: String, facts: Map<String, Value>) {
+    if facts.is_empty() {
+        return;
+    }
+    if let Ok(mut pending) = ctx.delegated_facts.lock() {
+        pending.push((target, facts));
+    }
+}
+
+/// Where a task runs for these variables: its `delegate_to` rendered; `None` for the host
+/// itself.
+fn delegate_target(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &str,
+    vars: &Map<String, Value>,
+    unresolved: &Unresolved,
+) -> Result<Option<String>, String> {
+    let Some(raw) = &task.delegate_to else {
+        return Ok(None);
+    };
+    match ctx.templater.render_str(raw, &Value::Object(vars.clone())) {
+        Ok(target) => Ok(Some(plain(&target)).filter(|t| t != host)),
+        Err(e) => Err(format!(
+            "error while templating `delegate_to`: {}",
+            explain(&e, unresolved)
+        )),
+    }
+}
+
+/// The handle a task's module drives: the host's connection or the delegate's, wrapped for
+/// `become` and `environment`.
+fn task_handle(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    delegated_to: Option<&str>,
+    env: Option<&[(String, String)]>,
+) -> Host {
+    let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
+        become_: Some(ctx.options.become_),
+        become_user: ctx.options.become_user.clone(),
+    });
+    let mut transport: Arc<dyn Transport> = match delegated_to {
+        Some(target) => crate::run::delegate_connection(ctx, target),
+        None => connection(ctx, host),
+    };
+    if privilege.become_ == Some(true) {
+        let user = privilege.become_user.unwrap_or_else(|| "root".into());
+        transport = Arc::new(BecomeTransport::new(transport, user));
+    }
+    if let Some(env) = env {
+        transport = Arc::new(EnvTransport::new(transport, env));
+    }
+    Host::new(host.name.clone(), transport)
 }
 
 /// One run of an include's body for a host: one per loop item.
@@ -726,8 +798,10 @@ impl TaskRun {
             }
         }
         if outcome.status != Status::Failed || ignored {
-            for (k, v) in std::mem::take(&mut outcome.facts) {
-                host.host_vars.insert(k, v);
+            let facts = std::mem::take(&mut outcome.facts);
+            match fact_target(task, host) {
+                Some(target) => delegate_facts(ctx, target, facts),
+                None => host.host_vars.extend(facts),
             }
         }
         if let Some(register) = &task.register {

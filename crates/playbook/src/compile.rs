@@ -119,7 +119,6 @@ const TASK_KEYWORDS: &[&str] = &[
 
 /// Keywords tend parses but does not run yet: refusing them beats silently ignoring them.
 const TASK_KEYWORDS_NOT_YET: &[&str] = &[
-    "delegate_facts",
     "async",
     "poll",
     "throttle",
@@ -1367,11 +1366,7 @@ impl Compiler<'_> {
                 }
                 "delegate_to" => task.delegate_to = self.scalar_string(value),
                 "run_once" => task.run_once = self.boolean(value).unwrap_or(false),
-                "delegate_facts" => {
-                    if self.boolean(value) == Some(true) {
-                        self.error_at(key, "`delegate_facts: true` is not supported by tend yet");
-                    }
-                }
+                "delegate_facts" => task.delegate_facts = self.boolean(value).unwrap_or(false),
                 "when" => task.when = self.conditions(value),
                 "changed_when" => task.changed_when = Some(self.conditions(value)),
                 "failed_when" => task.failed_when = Some(self.conditions(value)),
@@ -1539,6 +1534,7 @@ impl Compiler<'_> {
             vars: task.vars,
             environment: task.environment,
             delegate_to: task.delegate_to,
+            delegate_facts: task.delegate_facts,
             run_once: task.run_once,
             retry,
             tags: task.tags,
@@ -1868,6 +1864,7 @@ struct TaskParts<'n> {
     loop_control: Option<(&'n Node, &'n Node)>,
     environment: Map<String, Value>,
     delegate_to: Option<String>,
+    delegate_facts: bool,
     run_once: bool,
     until: Option<Vec<String>>,
     retries: Option<u32>,
@@ -1976,6 +1973,7 @@ fn placeholder_task() -> Task {
         vars: Map::new(),
         environment: Map::new(),
         delegate_to: None,
+        delegate_facts: false,
         run_once: false,
         retry: None,
         tags: Vec::new(),

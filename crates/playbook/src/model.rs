@@ -381,6 +381,8 @@ pub struct Task {
     /// `delegate_to` (or `local_action`): run on this host instead, with the task host's
     /// variables. May be a template.
     pub delegate_to: Option<String>,
+    /// `delegate_facts`: facts the task sets go to the host it is delegated to.
+    pub delegate_facts: bool,
     /// `run_once`: run on the first host only; its result is given to every host.
     pub run_once: bool,
     pub retry: Option<Retry>,
@@ -467,6 +469,9 @@ impl fmt::Debug for Task {
         }
         if let Some(d) = &self.delegate_to {
             s.field("delegate_to", d);
+        }
+        if self.delegate_facts {
+            s.field("delegate_facts", &true);
         }
         if self.run_once {
             s.field("run_once", &true);

@@ -657,19 +657,6 @@ fn notify_of_a_handler_that_does_not_compile() {
 }
 
 #[test]
-fn unsupported_delegate_facts() {
-    assert_errors!(
-        r#"- hosts: all
-  tasks:
-    - command: hostname
-      delegate_to: "{{ item }}"
-      delegate_facts: true
-      loop: "{{ groups['all'] }}"
-"#
-    );
-}
-
-#[test]
 fn delegation_forms() {
     let p = plan(
         r#"- hosts: all

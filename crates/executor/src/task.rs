@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tend_module_api::{Context, Host, ModuleError, Outcome};
 use tend_playbook::{Action, Privilege, Task};
-use tend_transport::{BecomeTransport, EnvTransport, Transport, TransportError};
+use tend_transport::{
+    BecomeMethod, BecomeTransport, EnvTransport, Secret, Transport, TransportError,
+};
 
 use crate::controller::TaskController;
 use crate::events::{Event, Status};
@@ -189,15 +191,16 @@ pub(crate) async fn run_task(
     let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
         become_: Some(ctx.options.become_),
         become_user: ctx.options.become_user.clone(),
+        become_method: ctx.options.become_method.clone(),
     });
     host.delegated_to = delegated_to.clone();
     let mut transport: Arc<dyn Transport> = match &delegated_to {
         Some(target) => crate::run::delegate_connection(ctx, target),
         None => connection(ctx, host),
     };
-    if privilege.become_ == Some(true) {
-        let user = privilege.become_user.unwrap_or_else(|| "root".into());
-        transport = Arc::new(BecomeTransport::new(transport, user));
+    match become_wrapper(ctx, privilege, &vars.resolved, transport) {
+        Ok(wrapped) => transport = wrapped,
+        Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
     }
     if !task.environment.is_empty() {
         match environment(ctx, task, &vars) {
@@ -320,6 +323,52 @@ pub(crate) async fn run_task(
         Status::Ok
     };
     TaskRun::Loop(ItemOutcome::new(status, result)).finish(ctx, task, host)
+}
+
+/// The task's `become` wrapper, if it becomes: keywords and the `-b`/`--become-*` flags, each
+/// overridden by its `ansible_become*` variable as in Ansible.
+fn become_wrapper(
+    ctx: &PlayContext<'_>,
+    privilege: Privilege,
+    vars: &Map<String, Value>,
+    transport: Arc<dyn Transport>,
+) -> Result<Arc<dyn Transport>, String> {
+    let text = |k: &str| match vars.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let become_ = match vars.get("ansible_become") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) => Some(matches!(
+            s.to_ascii_lowercase().as_str(),
+            "yes" | "true" | "on" | "1" | "y"
+        )),
+        _ => privilege.become_,
+    };
+    if become_ != Some(true) {
+        return Ok(transport);
+    }
+    let user = text("ansible_become_user")
+        .or(privilege.become_user)
+        .unwrap_or_else(|| "root".into());
+    let method_name = text("ansible_become_method")
+        .or(privilege.become_method)
+        .unwrap_or_else(|| "sudo".into());
+    let method = BecomeMethod::parse(&method_name).ok_or_else(|| {
+        format!("become_method `{method_name}` is not supported by tend yet (sudo and su are)")
+    })?;
+    let password = text("ansible_become_password")
+        .or_else(|| text("ansible_become_pass"))
+        .map(Secret::new)
+        .or_else(|| ctx.options.become_password.clone());
+    Ok(Arc::new(
+        BecomeTransport::new(transport, user)
+            .with_method(method)
+            .with_password(password)
+            // Ansible waits its connection timeout plus a little for the prompt.
+            .with_timeout(ctx.options.connect_timeout + Duration::from_secs(2)),
+    ))
 }
 
 /// The task's `environment`, templated; values become strings as Ansible passes them.

@@ -66,12 +66,26 @@ struct CommonArgs {
     /// Connect as this user when the inventory names none.
     #[arg(short = 'u', long = "user")]
     user: Option<String>,
-    /// Run tasks with become (passwordless sudo).
+    /// Run tasks with become (sudo unless --become-method says otherwise).
     #[arg(short = 'b', long = "become")]
     become_: bool,
     /// The user to become.
     #[arg(long = "become-user")]
     become_user: Option<String>,
+    /// How to become: sudo (the default) or su.
+    #[arg(long = "become-method", value_parser = ["sudo", "su"])]
+    become_method: Option<String>,
+    /// Ask for the become password (on the terminal; from a line of stdin if it is not one).
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        conflicts_with = "become_password_file"
+    )]
+    ask_become_pass: bool,
+    /// Read the become password from this file (its first line). TEND_BECOME_PASSWORD in
+    /// the environment gives it too.
+    #[arg(long = "become-password-file", visible_alias = "become-pass-file")]
+    become_password_file: Option<PathBuf>,
     /// SSH private key file when the inventory names none.
     #[arg(long = "private-key", visible_alias = "key-file")]
     private_key: Option<PathBuf>,
@@ -291,6 +305,8 @@ fn run_options(common: &CommonArgs, inventory: &Inventory) -> Result<RunOptions>
     options.extra_vars = parse_extra_vars(&common.extra_vars)?;
     options.become_ = common.become_;
     options.become_user = common.become_user.clone();
+    options.become_method = common.become_method.clone();
+    options.become_password = become_password(common)?;
     options.remote_user = common.user.clone();
     options.private_key_file = common.private_key.clone();
     options.connect_timeout = Duration::from_secs(common.timeout);
@@ -306,6 +322,34 @@ fn run_options(common: &CommonArgs, inventory: &Inventory) -> Result<RunOptions>
         );
     }
     Ok(options)
+}
+
+/// The become password from `-K`, `--become-password-file` or `TEND_BECOME_PASSWORD`, in that
+/// order; an empty one is none, as in Ansible. Asked for before any host is contacted.
+fn become_password(common: &CommonArgs) -> Result<Option<tend_transport::Secret>> {
+    let password = if common.ask_become_pass {
+        if std::io::stdin().is_terminal() {
+            rpassword::prompt_password("BECOME password: ")
+                .context("reading the become password")?
+        } else {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the become password from stdin")?;
+            line
+        }
+    } else if let Some(path) = &common.become_password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the become password file {}", path.display()))?;
+        text.lines().next().unwrap_or_default().to_string()
+    } else {
+        match std::env::var("TEND_BECOME_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        }
+    };
+    let password = password.trim_end_matches(['\r', '\n']);
+    Ok((!password.is_empty()).then(|| tend_transport::Secret::new(password)))
 }
 
 /// Runs compiled playbooks in order and adds up their counts.

@@ -42,6 +42,8 @@ impl Project {
             inventory: lab.inventory_ini().display().to_string(),
             known_hosts: Some(lab.known_hosts().to_path_buf()),
             args: Vec::new(),
+            envs: Vec::new(),
+            stdin: None,
             playbook: "site.yml".into(),
         }
     }
@@ -52,12 +54,31 @@ pub struct Run<'a> {
     inventory: String,
     known_hosts: Option<PathBuf>,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
     playbook: String,
 }
 
 impl Run<'_> {
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Runs this playbook of the project instead of `site.yml`.
+    pub fn playbook(mut self, name: &str) -> Self {
+        self.playbook = name.into();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Feeds `data` to tend's standard input (otherwise it reads from /dev/null).
+    pub fn stdin(mut self, data: &[u8]) -> Self {
+        self.stdin = Some(data.to_vec());
         self
     }
 
@@ -93,7 +114,19 @@ impl Run<'_> {
         if let Some(kh) = &self.known_hosts {
             cmd.arg("--known-hosts").arg(kh);
         }
-        Ok(cmd.output().context("running tend")?.into())
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        let Some(data) = self.stdin else {
+            return Ok(cmd.output().context("running tend")?.into());
+        };
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().context("running tend")?;
+        if let Some(mut pipe) = child.stdin.take() {
+            use std::io::Write;
+            pipe.write_all(&data).context("writing tend's stdin")?;
+        }
+        Ok(child.wait_with_output().context("running tend")?.into())
     }
 }
 

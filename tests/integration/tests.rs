@@ -21,6 +21,8 @@ pub fn all() -> Vec<Case> {
         unknown_host_key_is_refused_then_accepted_on_request,
         compile_errors_stop_before_any_host_is_contacted,
         become_runs_tasks_as_root_through_sudo,
+        become_password_with_sudo,
+        become_with_su,
         many_items_share_one_connection_below_max_sessions,
         handlers_run_once_and_only_when_notified,
         host_dying_mid_run_is_unreachable,
@@ -413,6 +415,179 @@ fn become_runs_tasks_as_root_through_sudo() -> TestResult {
         .context("file created")?;
     use std::os::unix::fs::MetadataExt;
     ensure(meta.uid() == 0, || "owned by root".into())?;
+    Ok(())
+}
+
+const BECOME_PLAY: &str = r#"
+- hosts: all
+  gather_facts: no
+  become: true
+  tasks:
+    - name: who
+      command: id -un
+      register: who
+    - name: stdin follows the password
+      command: cat
+      args: {stdin: "line one"}
+      register: fed
+    - name: an upload through become
+      copy: {dest: /etc/tend-become, content: "uploaded\n", mode: "0600"}
+    - assert:
+        that: [who.stdout == 'root', fed.stdout == 'line one', fed.stderr == '']
+"#;
+
+/// A lab host with user `ops` (password `ops-pw`, sudo only with a password) and root's
+/// password set to `root-pw`; and an inventory connecting as `ops`.
+fn password_lab(p: &Project) -> Result<(tend_lab::Lab, std::path::PathBuf)> {
+    let lab = lab(1)?;
+    lab.add_user(0, "ops", false)?;
+    let setup = lab.ssh(
+        0,
+        "set -e\n\
+         printf '%s\\n' 'ops:ops-pw' 'root:root-pw' | chpasswd\n\
+         printf '%s\\n' 'ops ALL=(ALL:ALL) ALL' > /etc/sudoers.d/tend-lab-ops\n\
+         chmod 440 /etc/sudoers.d/tend-lab-ops\n",
+    )?;
+    ensure(setup.status.success(), || {
+        format!("setup: {}", String::from_utf8_lossy(&setup.stderr))
+    })?;
+    let addr = lab.hosts()[0].address;
+    let inv = p.file(
+        "hosts.ini",
+        &format!(
+            "h1 ansible_host={addr} ansible_user=ops ansible_ssh_private_key_file={}\n",
+            lab.key_file().display()
+        ),
+    )?;
+    Ok((lab, inv))
+}
+
+fn no_password_in(out: &crate::support::Output, password: &str) -> Result<()> {
+    ensure(
+        !out.stdout.contains(password) && !out.stderr.contains(password),
+        || format!("the password leaked:\n{}\n{}", out.stdout, out.stderr),
+    )
+}
+
+fn become_password_with_sudo() -> TestResult {
+    let p = Project::new()?;
+    p.file("site.yml", BECOME_PLAY)?;
+    let (lab, inv) = password_lab(&p)?;
+    let inv = inv.display().to_string();
+
+    // Without a password sudo refuses, in Ansible's words.
+    let out = p.run(&lab).inventory(inv.clone()).exec()?;
+    out.expect_code(2)?;
+    out.assert_stdout_contains("Missing sudo password")?;
+
+    let pw_file = p.file("become-pw", "ops-pw\n")?;
+    let out = p
+        .run(&lab)
+        .inventory(inv.clone())
+        .arg("--become-password-file")
+        .arg(pw_file.display().to_string())
+        .arg("-vvvv")
+        .exec()?;
+    out.expect_code(0)?;
+    no_password_in(&out, "ops-pw")?;
+    use std::os::unix::fs::MetadataExt;
+    let meta = lab.metadata(0, "/etc/tend-become")?.context("uploaded")?;
+    ensure(meta.uid() == 0, || "owned by root".into())?;
+    ensure(
+        read(&lab, 0, "/etc/tend-become")?.as_deref() == Some("uploaded\n"),
+        || "upload content".into(),
+    )?;
+
+    // -K reads a line from stdin when it is not a terminal.
+    let out = p
+        .run(&lab)
+        .inventory(inv.clone())
+        .arg("-K")
+        .arg("-vvv")
+        .stdin(b"ops-pw\n")
+        .exec()?;
+    out.expect_code(0)?;
+    no_password_in(&out, "ops-pw")?;
+
+    // A wrong password fails the task clearly, and soon.
+    let started = std::time::Instant::now();
+    let out = p
+        .run(&lab)
+        .inventory(inv)
+        .env("TEND_BECOME_PASSWORD", "not-the-password")
+        .arg("-vvvv")
+        .exec()?;
+    out.expect_code(2)?;
+    out.assert_stdout_contains("Incorrect sudo password")?;
+    no_password_in(&out, "not-the-password")?;
+    ensure(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        || format!("a wrong password took {:?}", started.elapsed()),
+    )?;
+    Ok(())
+}
+
+fn become_with_su() -> TestResult {
+    let p = Project::new()?;
+    p.file("site.yml", BECOME_PLAY)?;
+    let (lab, inv) = password_lab(&p)?;
+    let inv = inv.display().to_string();
+
+    let out = p
+        .run(&lab)
+        .inventory(inv.clone())
+        .arg("--become-method")
+        .arg("su")
+        .env("TEND_BECOME_PASSWORD", "root-pw")
+        .arg("-vvvv")
+        .exec()?;
+    out.expect_code(0)?;
+    no_password_in(&out, "root-pw")?;
+    ensure(
+        read(&lab, 0, "/etc/tend-become")?.as_deref() == Some("uploaded\n"),
+        || "upload content".into(),
+    )?;
+
+    // On a pseudo-terminal, as an su that insists on one is run: stdin still arrives intact.
+    let out = p
+        .run(&lab)
+        .inventory(inv.clone())
+        .arg("--become-method=su")
+        .env("TEND_BECOME_PASSWORD", "root-pw")
+        .env("TEND_BECOME_PTY", "1")
+        .arg("-vvvv")
+        .exec()?;
+    out.expect_code(0)?;
+    no_password_in(&out, "root-pw")?;
+
+    let out = p
+        .run(&lab)
+        .inventory(inv)
+        .arg("--become-method=su")
+        .env("TEND_BECOME_PASSWORD", "wrong-root-pw")
+        .exec()?;
+    out.expect_code(2)?;
+    out.assert_stdout_contains("Incorrect su password")?;
+    no_password_in(&out, "wrong-root-pw")?;
+
+    // Root needs no password to become anyone, even an account whose shell is nologin; the
+    // method can come from the play or from `ansible_become_method`.
+    p.file(
+        "nobody.yml",
+        r#"
+- hosts: all
+  gather_facts: no
+  become: true
+  become_method: su
+  become_user: nobody
+  tasks:
+    - command: id -un
+      register: who
+    - assert: {that: [who.stdout == 'nobody']}
+"#,
+    )?;
+    let out = p.run(&lab).playbook("nobody.yml").exec()?;
+    out.expect_code(0)?;
     Ok(())
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tend_template::Templater;
 use tend_transport::{
-    ConnectionKind, ConnectionSpec, Connector, ExecOutput, ExecRequest, Transport, TransportError,
+    ConnectionKind, ConnectionSpec, Connector, ExecOutput, ExecRequest, Session, StartRequest,
+    Transport, TransportError,
 };
 use tokio::sync::OnceCell;
 
@@ -55,6 +56,10 @@ impl LazyConnection {
 impl Transport for LazyConnection {
     async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
         self.transport().await?.exec(request).await
+    }
+
+    async fn start(&self, request: StartRequest<'_>) -> Result<Box<dyn Session>, TransportError> {
+        self.transport().await?.start(request).await
     }
 
     async fn close(&self) {

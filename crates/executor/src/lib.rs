@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tend_transport::{Connector, KnownHostsPolicy};
+use tend_transport::{Connector, KnownHostsPolicy, Secret};
 
 pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status, StepAnswer};
 pub use run::run_playbook;
@@ -40,6 +40,11 @@ pub struct RunOptions {
     /// `-b`: become for every task that does not say otherwise.
     pub become_: bool,
     pub become_user: Option<String>,
+    /// `--become-method`: `sudo` (the default) or `su`.
+    pub become_method: Option<String>,
+    /// `-K`, `--become-password-file` or `TEND_BECOME_PASSWORD`; `ansible_become_password`
+    /// overrides it per host.
+    pub become_password: Option<Secret>,
     /// `-u`: the SSH user when the inventory names none.
     pub remote_user: Option<String>,
     pub private_key_file: Option<PathBuf>,
@@ -67,6 +72,8 @@ impl RunOptions {
             extra_vars: Map::new(),
             become_: false,
             become_user: None,
+            become_method: None,
+            become_password: None,
             remote_user: None,
             private_key_file: None,
             key_passphrase: None,

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tend_module_api::{Context, Host, ModuleError, Outcome};
 use tend_playbook::{Action, Privilege, Task};
-use tend_transport::{BecomeTransport, EnvTransport, Transport, TransportError};
+use tend_transport::{
+    BecomeMethod, BecomeTransport, EnvTransport, Secret, Transport, TransportError,
+};
 
 use crate::controller::TaskController;
 use crate::events::{Event, Status};
@@ -198,7 +200,17 @@ pub(crate) async fn run_task(
         }
     };
     host.delegated_to = delegated_to.clone();
-    let handle = task_handle(ctx, task, host, delegated_to.as_deref(), env.as_deref());
+    let handle = match task_handle(
+        ctx,
+        task,
+        host,
+        &vars.resolved,
+        delegated_to.as_deref(),
+        env.as_deref(),
+    ) {
+        Ok(handle) => handle,
+        Err(msg) => return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host),
+    };
     let check = task
         .check_mode
         .or(ctx.play.check_mode)
@@ -266,7 +278,19 @@ pub(crate) async fn run_task(
                 }
             };
             host.delegated_to = target.clone();
-            item_handle = task_handle(ctx, task, host, target.as_deref(), env.as_deref());
+            item_handle = match task_handle(
+                ctx,
+                task,
+                host,
+                &item_vars,
+                target.as_deref(),
+                env.as_deref(),
+            ) {
+                Ok(handle) => handle,
+                Err(msg) => {
+                    return TaskRun::Done(failure_result(task, msg)).finish(ctx, task, host)
+                }
+            };
             item_runner = ItemRunner {
                 host: &item_handle,
                 ..runner
@@ -418,25 +442,24 @@ fn task_handle(
     ctx: &PlayContext<'_>,
     task: &Task,
     host: &mut HostState,
+    vars: &Map<String, Value>,
     delegated_to: Option<&str>,
     env: Option<&[(String, String)]>,
-) -> Host {
+) -> Result<Host, String> {
     let privilege = task.privilege.over(&ctx.play.privilege).over(&Privilege {
         become_: Some(ctx.options.become_),
         become_user: ctx.options.become_user.clone(),
+        become_method: ctx.options.become_method.clone(),
     });
-    let mut transport: Arc<dyn Transport> = match delegated_to {
+    let transport: Arc<dyn Transport> = match delegated_to {
         Some(target) => crate::run::delegate_connection(ctx, target),
         None => connection(ctx, host),
     };
-    if privilege.become_ == Some(true) {
-        let user = privilege.become_user.unwrap_or_else(|| "root".into());
-        transport = Arc::new(BecomeTransport::new(transport, user));
-    }
+    let mut transport = become_wrapper(ctx, privilege, vars, transport)?;
     if let Some(env) = env {
         transport = Arc::new(EnvTransport::new(transport, env));
     }
-    Host::new(host.name.clone(), transport)
+    Ok(Host::new(host.name.clone(), transport))
 }
 
 /// One run of an include's body for a host: one per loop item.
@@ -578,6 +601,52 @@ fn unreachable_task(ctx: &PlayContext<'_>, task: &Task, host: &mut HostState, e:
             .insert(register.clone(), Value::Object(result));
     }
     host.delegated_to = None;
+}
+
+/// The task's `become` wrapper, if it becomes: keywords and the `-b`/`--become-*` flags, each
+/// overridden by its `ansible_become*` variable as in Ansible.
+fn become_wrapper(
+    ctx: &PlayContext<'_>,
+    privilege: Privilege,
+    vars: &Map<String, Value>,
+    transport: Arc<dyn Transport>,
+) -> Result<Arc<dyn Transport>, String> {
+    let text = |k: &str| match vars.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let become_ = match vars.get("ansible_become") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) => Some(matches!(
+            s.to_ascii_lowercase().as_str(),
+            "yes" | "true" | "on" | "1" | "y"
+        )),
+        _ => privilege.become_,
+    };
+    if become_ != Some(true) {
+        return Ok(transport);
+    }
+    let user = text("ansible_become_user")
+        .or(privilege.become_user)
+        .unwrap_or_else(|| "root".into());
+    let method_name = text("ansible_become_method")
+        .or(privilege.become_method)
+        .unwrap_or_else(|| "sudo".into());
+    let method = BecomeMethod::parse(&method_name).ok_or_else(|| {
+        format!("become_method `{method_name}` is not supported by tend yet (sudo and su are)")
+    })?;
+    let password = text("ansible_become_password")
+        .or_else(|| text("ansible_become_pass"))
+        .map(Secret::new)
+        .or_else(|| ctx.options.become_password.clone());
+    Ok(Arc::new(
+        BecomeTransport::new(transport, user)
+            .with_method(method)
+            .with_password(password)
+            // Ansible waits its connection timeout plus a little for the prompt.
+            .with_timeout(ctx.options.connect_timeout + Duration::from_secs(2)),
+    ))
 }
 
 /// The task's `environment`, templated; values become strings as Ansible passes them.

@@ -574,7 +574,7 @@ impl Compiler<'_> {
                 }
                 "become" => play.privilege.become_ = self.boolean(value),
                 "become_user" => play.privilege.become_user = self.scalar_string(value),
-                "become_method" => self.become_method(value),
+                "become_method" => play.privilege.become_method = self.become_method(value),
                 "remote_user" => play.remote_user = self.scalar_string(value),
                 "check_mode" => play.check_mode = self.boolean(value),
                 "diff" => play.diff = self.boolean(value),
@@ -951,9 +951,17 @@ impl Compiler<'_> {
         prompts
     }
 
-    fn become_method(&mut self, node: &Node) {
-        if node.as_str() != Some("sudo") {
-            self.error_at(node, "only `become_method: sudo` is supported by tend yet");
+    /// `become_method`: `sudo` or `su`; others are refused.
+    fn become_method(&mut self, node: &Node) -> Option<String> {
+        match node.as_str() {
+            Some(m @ ("sudo" | "su")) => Some(m.to_string()),
+            _ => {
+                self.error_at(
+                    node,
+                    "only `become_method: sudo` and `become_method: su` are supported by tend yet",
+                );
+                None
+            }
         }
     }
 
@@ -1267,7 +1275,7 @@ impl Compiler<'_> {
                 "vars" => self.vars_into(value, &mut inherited.vars),
                 "become" => inherited.privilege.become_ = self.boolean(value),
                 "become_user" => inherited.privilege.become_user = self.scalar_string(value),
-                "become_method" => self.become_method(value),
+                "become_method" => inherited.privilege.become_method = self.become_method(value),
                 "ignore_errors" => inherited.ignore_errors = self.boolean(value).unwrap_or(false),
                 "no_log" => inherited.no_log = self.boolean(value).unwrap_or(false),
                 "check_mode" => inherited.check_mode = self.boolean(value),
@@ -1386,7 +1394,7 @@ impl Compiler<'_> {
                 "no_log" => task.no_log = self.boolean(value).unwrap_or(false),
                 "become" => task.privilege.become_ = self.boolean(value),
                 "become_user" => task.privilege.become_user = self.scalar_string(value),
-                "become_method" => self.become_method(value),
+                "become_method" => task.privilege.become_method = self.become_method(value),
                 "check_mode" => task.check_mode = self.boolean(value),
                 "diff" => task.diff = self.boolean(value),
                 "vars" => self.vars_into(value, &mut task.vars),
@@ -1882,6 +1890,7 @@ const BLOCK_KEYWORDS: &[&str] = &[
     "vars",
     "become",
     "become_user",
+    "become_method",
     "ignore_errors",
     "no_log",
     "check_mode",

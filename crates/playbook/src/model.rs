@@ -166,6 +166,8 @@ impl HostOrder {
 pub struct Privilege {
     pub become_: Option<bool>,
     pub become_user: Option<String>,
+    /// `become_method`: `sudo` or `su` (the compiler refuses others).
+    pub become_method: Option<String>,
 }
 
 impl Privilege {
@@ -177,6 +179,10 @@ impl Privilege {
                 .become_user
                 .clone()
                 .or_else(|| outer.become_user.clone()),
+            become_method: self
+                .become_method
+                .clone()
+                .or_else(|| outer.become_method.clone()),
         }
     }
 }

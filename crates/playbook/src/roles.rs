@@ -172,7 +172,9 @@ impl<'s> Compiler<'s> {
                         "become_user" => {
                             role.keywords.privilege.become_user = self.scalar_string(v)
                         }
-                        "become_method" => self.become_method(v),
+                        "become_method" => {
+                            role.keywords.privilege.become_method = self.become_method(v)
+                        }
                         "ignore_errors" => {
                             role.keywords.ignore_errors = self.boolean(v).unwrap_or(false)
                         }

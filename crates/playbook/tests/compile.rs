@@ -824,7 +824,7 @@ fn bad_booleans() {
 fn unsupported_become_method() {
     assert_errors!(
         r#"- hosts: all
-  become_method: su
+  become_method: doas
   tasks: []
 "#
     );

@@ -8,10 +8,11 @@ use russh::client::{self, DisconnectReason, Handle, Msg};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, Sig};
 use tend_transport::{
-    ConnectionSpec, ExecOutput, ExecRequest, HostKeyMode, Transport, TransportError,
+    ConnectionSpec, ExecOutput, ExecRequest, HostKeyMode, Output, Session, StartRequest, Transport,
+    TransportError,
 };
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::auth::{Authenticator, Credentials, KeyError};
 use crate::known_hosts::{self, HostKey, HostKeyError, KnownHosts};
@@ -522,6 +523,205 @@ impl SshTransport {
     }
 }
 
+/// What an [`SshSession`] asks its channel task to do.
+enum Control {
+    Data(Vec<u8>),
+    Eof,
+}
+
+/// What the channel task of an [`SshSession`] reports.
+enum Event {
+    Output(Output),
+    Exit(i32),
+    Failed(TransportError),
+}
+
+/// A command started with [`Transport::start`]: a task owns the channel (so that dropping the
+/// session winds the command down, as with `exec`) and talks to this handle by messages.
+struct SshSession {
+    name: String,
+    control: mpsc::UnboundedSender<Control>,
+    events: mpsc::UnboundedReceiver<Event>,
+    exit: Option<i32>,
+}
+
+impl SshSession {
+    fn lost(&self) -> TransportError {
+        TransportError::Channel {
+            host: self.name.clone(),
+            reason: "the command's channel task ended unexpectedly".into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Session for SshSession {
+    async fn output(&mut self) -> Result<Option<Output>, TransportError> {
+        if self.exit.is_some() {
+            return Ok(None);
+        }
+        match self.events.recv().await {
+            Some(Event::Output(o)) => Ok(Some(o)),
+            Some(Event::Exit(code)) => {
+                self.exit = Some(code);
+                Ok(None)
+            }
+            Some(Event::Failed(e)) => Err(e),
+            None => Err(self.lost()),
+        }
+    }
+
+    async fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.control
+            .send(Control::Data(data.to_vec()))
+            .map_err(|_| self.lost())
+    }
+
+    async fn finish(
+        mut self: Box<Self>,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, TransportError> {
+        if let Some(data) = stdin {
+            let _ = self.control.send(Control::Data(data.to_vec()));
+        }
+        let _ = self.control.send(Control::Eof);
+        let mut out = ExecOutput::default();
+        while let Some(piece) = self.output().await? {
+            match piece {
+                Output::Stdout(d) => out.stdout.extend(d),
+                Output::Stderr(d) => out.stderr.extend(d),
+            }
+        }
+        out.exit_code = self.exit.unwrap_or(255);
+        Ok(out)
+    }
+}
+
+impl SshTransport {
+    /// The channel task of an [`SshSession`]: opens the channel (with a pty if asked), runs
+    /// the command, writes what the session sends while forwarding output, and winds the
+    /// command down if the session is dropped before it finished.
+    async fn run_session(
+        &self,
+        command: String,
+        pty: bool,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        events: mpsc::UnboundedSender<Event>,
+    ) {
+        let result = self
+            .drive_session(command, pty, &mut control, &events)
+            .await;
+        let event = match result {
+            Ok(Some(code)) => Event::Exit(code),
+            Ok(None) => return,
+            Err(e) => Event::Failed(e),
+        };
+        let _ = events.send(event);
+    }
+
+    async fn drive_session(
+        &self,
+        command: String,
+        pty: bool,
+        control: &mut mpsc::UnboundedReceiver<Control>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<Option<i32>, TransportError> {
+        let _permit = tokio::select! {
+            permit = self.inner.channels.acquire() => permit
+                .map_err(|_| self.channel_error("the connection was closed by tend"))?,
+            _ = events.closed() => return Ok(None),
+        };
+        if self.inner.handle.is_closed() {
+            return Err(self.connection_lost());
+        }
+        let channel = self.open_channel().await?;
+        let (mut read, write) = channel.split();
+        if events.is_closed() {
+            let _ = write.close().await;
+            return Ok(None);
+        }
+        if pty {
+            // No echo and no \n -> \r\n: what the command prints comes back as printed.
+            let modes = [(russh::Pty::ECHO, 0), (russh::Pty::ONLCR, 0)];
+            if write
+                .request_pty(false, "dumb", 80, 24, 0, 0, &modes)
+                .await
+                .is_err()
+            {
+                return Err(self.connection_lost());
+            }
+        }
+        if write.exec(true, command).await.is_err() {
+            return Err(self.connection_lost());
+        }
+        let write = &write;
+        // Input is written in order while output is read, as in `run_job`. Ok(true): stdin was
+        // closed; Ok(false): the session was dropped.
+        let mut feed = Box::pin(async move {
+            while let Some(msg) = control.recv().await {
+                match msg {
+                    Control::Data(d) => write.data_bytes(d).await?,
+                    Control::Eof => {
+                        write.eof().await?;
+                        return Ok::<bool, russh::Error>(true);
+                    }
+                }
+            }
+            Ok(false)
+        });
+        let mut feeding = true;
+        let mut exit_code = None;
+        loop {
+            tokio::select! {
+                fed = &mut feed, if feeding => {
+                    feeding = false;
+                    match fed {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            wind_down(&self.inner.name, write, &mut read).await;
+                            return Ok(None);
+                        }
+                        Err(e) => tracing::debug!("{}: stdin not fully written: {e}", self.inner.name),
+                    }
+                }
+                _ = events.closed() => {
+                    drop(feed);
+                    wind_down(&self.inner.name, write, &mut read).await;
+                    return Ok(None);
+                }
+                msg = read.wait() => match msg {
+                    Some(ChannelMsg::Data { data }) => {
+                        let _ = events.send(Event::Output(Output::Stdout(data.to_vec())));
+                    }
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        let _ = events.send(Event::Output(Output::Stderr(data.to_vec())));
+                    }
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
+                        exit_code = Some(i32::try_from(exit_status).unwrap_or(255))
+                    }
+                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                        exit_code = Some(signal_exit_code(&signal_name))
+                    }
+                    Some(ChannelMsg::Failure) => {
+                        drop(feed);
+                        let _ = write.close().await;
+                        return Err(self.channel_error("the server refused to run the command"));
+                    }
+                    Some(ChannelMsg::Close) => break,
+                    Some(_) => {}
+                    None if exit_code.is_some() => break,
+                    None => return Err(self.connection_lost()),
+                },
+            }
+        }
+        match exit_code {
+            Some(code) => Ok(Some(code)),
+            None if self.inner.handle.is_closed() => Err(self.connection_lost()),
+            None => Err(self.channel_error("the command's channel closed without an exit status")),
+        }
+    }
+}
+
 /// Winds down a channel whose command nobody waits for any more. OpenSSH keeps a session
 /// allocated while its command runs, whether or not the channel is closed, so the command is
 /// asked to stop and then waited for (holding the caller's MaxSessions slot) for a while.
@@ -565,6 +765,21 @@ impl Transport for SshTransport {
             Ok(result) => result,
             Err(e) => Err(self.channel_error(format!("the command's task failed: {e}"))),
         }
+    }
+
+    async fn start(&self, request: StartRequest<'_>) -> Result<Box<dyn Session>, TransportError> {
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let this = self.clone();
+        let command = request.command.to_owned();
+        let pty = request.pty;
+        tokio::spawn(async move { this.run_session(command, pty, control_rx, events_tx).await });
+        Ok(Box::new(SshSession {
+            name: self.inner.name.clone(),
+            control,
+            events,
+            exit: None,
+        }))
     }
 
     async fn close(&self) {

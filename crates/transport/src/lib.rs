@@ -14,8 +14,8 @@ use std::time::Duration;
 
 pub use local::LocalTransport;
 pub use quote::{quote, quote_bytes_printf};
-pub use scripted::{ScriptedReply, ScriptedTransport};
-pub use wrap::{BecomeTransport, EnvTransport};
+pub use scripted::{ScriptedInput, ScriptedProgram, ScriptedReply, ScriptedTransport};
+pub use wrap::{BecomeMethod, BecomeTransport, EnvTransport};
 
 /// One command to run on the host.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +84,10 @@ pub enum TransportError {
     /// The connection is up but a command channel could not be used.
     #[error("{host}: {reason}")]
     Channel { host: String, reason: String },
+    /// Privilege escalation failed before the command ran ("Incorrect sudo password"): a
+    /// failed task, worded as Ansible words it.
+    #[error("{reason}")]
+    Become { reason: String },
     /// Bad local input (a missing key file, an unreadable known_hosts).
     #[error("{host}: {reason}")]
     Config { host: String, reason: String },
@@ -92,8 +96,68 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the host should be counted as unreachable (as opposed to a failed task).
     pub fn is_unreachable(&self) -> bool {
-        !matches!(self, TransportError::Channel { .. })
+        !matches!(
+            self,
+            TransportError::Channel { .. } | TransportError::Become { .. }
+        )
     }
+}
+
+/// A password (the become password): kept out of `Debug` output so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The password itself; only for writing it to a prompt.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How to start an interactive command with [`Transport::start`].
+#[derive(Debug, Clone, Copy)]
+pub struct StartRequest<'a> {
+    /// A POSIX `sh` command line, already quoted, as for [`ExecRequest::command`].
+    pub command: &'a str,
+    /// Run the command on a pseudo-terminal (as `ssh -tt` does), for programs that read a
+    /// password only from a terminal. Its stdout and stderr then arrive merged, as
+    /// [`Output::Stdout`]. Transports ask for a terminal without echo and without `\n` to
+    /// `\r\n` translation where they can; the command should still not rely on it.
+    pub pty: bool,
+}
+
+/// A piece of output from a [`Session`], as it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// A command started with [`Transport::start`]: its output is read as it arrives and its input
+/// written when the caller decides, so that a prompt can be answered (`become` passwords).
+/// Dropping a session abandons its command, as dropping an [`Transport::exec`] future does.
+#[async_trait::async_trait]
+pub trait Session: Send {
+    /// The next piece of output, waiting for it; `None` once the command has finished.
+    async fn output(&mut self) -> Result<Option<Output>, TransportError>;
+
+    /// Writes `data` to the command's standard input, which stays open.
+    async fn send(&mut self, data: &[u8]) -> Result<(), TransportError>;
+
+    /// Writes `stdin` (if any), closes standard input, and collects the command's remaining
+    /// output and its exit status. Output already returned by [`Session::output`] is not
+    /// repeated.
+    async fn finish(self: Box<Self>, stdin: Option<&[u8]>) -> Result<ExecOutput, TransportError>;
 }
 
 /// A live connection to one host. One per host for a whole run; shared by every task.
@@ -101,6 +165,16 @@ impl TransportError {
 pub trait Transport: Send + Sync {
     /// Runs one command and waits for it to finish.
     async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError>;
+
+    /// Starts one command and hands back its live streams, for commands that must be answered
+    /// while they run. Transports that cannot do this refuse.
+    async fn start(&self, request: StartRequest<'_>) -> Result<Box<dyn Session>, TransportError> {
+        let _ = request;
+        Err(TransportError::Channel {
+            host: String::new(),
+            reason: "this connection cannot run interactive commands".into(),
+        })
+    }
 
     /// Closes the connection. Further `exec` calls fail.
     async fn close(&self) {}

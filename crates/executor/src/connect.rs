@@ -72,13 +72,12 @@ impl Transport for LazyConnection {
 pub(crate) fn connection_spec(
     name: &str,
     host_vars: &Map<String, Value>,
-    play_vars: &Map<String, Value>,
-    play_remote_user: Option<&str>,
+    play: &tend_playbook::Play,
     options: &RunOptions,
     templater: &Templater,
 ) -> Result<ConnectionSpec, TransportError> {
     let mut vars = host_vars.clone();
-    vars.extend(play_vars.clone());
+    vars.extend(play.vars.clone());
     vars.extend(options.extra_vars.clone());
     vars.insert("inventory_hostname".into(), Value::String(name.to_string()));
     resolve_templated(templater, &mut vars, &[]);
@@ -93,7 +92,11 @@ pub(crate) fn connection_spec(
         host: name.to_string(),
         reason,
     };
-    let kind = match text("ansible_connection").as_deref() {
+    // Variables win over the play's `connection` keyword, as in Ansible.
+    let kind = match text("ansible_connection")
+        .or_else(|| play.connection.clone())
+        .as_deref()
+    {
         None | Some("ssh" | "smart" | "paramiko" | "paramiko_ssh") => ConnectionKind::Ssh,
         Some("local") => ConnectionKind::Local,
         Some(other) => {
@@ -111,7 +114,7 @@ pub(crate) fn connection_spec(
     let user = text("ansible_user")
         .or_else(|| text("ansible_ssh_user"))
         .or_else(|| options.remote_user.clone())
-        .or_else(|| play_remote_user.map(str::to_string))
+        .or_else(|| play.remote_user.clone())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "root".into());
     Ok(ConnectionSpec {

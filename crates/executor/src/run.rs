@@ -627,8 +627,7 @@ pub(crate) fn delegate_connection(ctx: &PlayContext<'_>, target: &str) -> Arc<La
             let spec = connection_spec(
                 target,
                 &ctx.inventory.host_vars(target),
-                &ctx.play.vars,
-                ctx.play.remote_user.as_deref(),
+                ctx.play,
                 ctx.options,
                 ctx.templater,
             );
@@ -941,8 +940,7 @@ pub(crate) fn connection(ctx: &PlayContext<'_>, host: &mut HostState) -> Arc<Laz
     let spec = connection_spec(
         &host.name,
         &host.inventory_vars,
-        &ctx.play.vars,
-        ctx.play.remote_user.as_deref(),
+        ctx.play,
         ctx.options,
         ctx.templater,
     );

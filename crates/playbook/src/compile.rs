@@ -132,9 +132,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
 ];
 
 const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
-    "connection",
-    "environment",
-    "run_once",
     "port",
     "timeout",
     "throttle",
@@ -529,6 +526,7 @@ impl Compiler<'_> {
             strategy: Strategy::Linear,
             order: HostOrder::Inventory,
             vars_prompt: Vec::new(),
+            connection: None,
             tags: Vec::new(),
             pre_tasks: Vec::new(),
             tasks: Vec::new(),
@@ -541,6 +539,9 @@ impl Compiler<'_> {
         let mut handlers_broken = false;
         let mut role_steps = Vec::new();
         let mut play_tags = Vec::new();
+        let mut play_parts = TaskParts::default();
+        let mut play_env = Map::new();
+        let mut play_no_log = false;
         self.notified.clear();
         self.roles_seen.clear();
         self.module_defaults = Map::new();
@@ -590,8 +591,11 @@ impl Compiler<'_> {
                 "order" => play.order = self.host_order(value).unwrap_or_default(),
                 "vars_prompt" => play.vars_prompt = self.vars_prompt(value),
                 "tags" => play_tags = self.string_list(value),
-                "gather_subset" | "gather_timeout" | "collections" | "no_log"
-                | "module_defaults" => {}
+                "no_log" => play_parts.no_log = self.boolean(value).unwrap_or(false),
+                "run_once" => play_parts.run_once = self.boolean(value).unwrap_or(false),
+                "environment" => play_parts.environment = self.environment(value),
+                "connection" => play.connection = self.connection(value),
+                "gather_subset" | "gather_timeout" | "collections" | "module_defaults" => {}
                 k if PLAY_KEYWORDS_NOT_YET.contains(&k) => {
                     self.error_at(
                         key,
@@ -610,11 +614,15 @@ impl Compiler<'_> {
         if !saw_hosts {
             self.error(node.span, "the play has no `hosts`");
         }
-        // Play tags apply to every task of the play.
-        if !play_tags.is_empty() {
+        // Play tags, `environment`, `no_log` and `run_once` apply to every task of the play.
+        if !play_tags.is_empty()
+            || !play_parts.environment.is_empty()
+            || play_parts.no_log
+            || play_parts.run_once
+        {
             let parts = TaskParts {
                 tags: play_tags.clone(),
-                ..TaskParts::default()
+                ..play_parts
             };
             for step in play
                 .pre_tasks
@@ -626,6 +634,8 @@ impl Compiler<'_> {
                 inherit(step, &parts);
             }
             play.tags = play_tags;
+            play_env = parts.environment;
+            play_no_log = parts.no_log;
         }
         // Roles run before the play's tasks, and their handlers come before the play's.
         role_steps.append(&mut play.tasks);
@@ -646,6 +656,12 @@ impl Compiler<'_> {
             new
         });
         handlers.append(&mut play.handlers);
+        for handler in &mut handlers {
+            let mut env = play_env.clone();
+            env.extend(std::mem::take(&mut handler.environment));
+            handler.environment = env;
+            handler.no_log |= play_no_log;
+        }
         play.handlers = handlers;
         // A handler that did not compile would make every `notify` of it look unknown.
         if !handlers_broken {
@@ -875,6 +891,20 @@ impl Compiler<'_> {
                 // Ansible's dict update of the levels does.
                 self.module_defaults
                     .insert(module.name().to_string(), Value::Object(defaults));
+            }
+        }
+    }
+
+    /// `connection`: how the play's hosts are reached when their variables do not say.
+    fn connection(&mut self, node: &Node) -> Option<String> {
+        match node.as_str() {
+            Some(c @ ("ssh" | "smart" | "paramiko" | "local")) => Some(c.to_string()),
+            Some(c @ ("ansible.builtin.ssh" | "ansible.builtin.local")) => {
+                Some(c.trim_start_matches("ansible.builtin.").to_string())
+            }
+            _ => {
+                self.error_at(node, "`connection` must be `ssh` or `local` in tend");
+                None
             }
         }
     }
@@ -1926,6 +1956,7 @@ fn inherit(step: &mut Step, from: &TaskParts<'_>) {
             t.ignore_unreachable = t.ignore_unreachable.or(from.ignore_unreachable);
             t.any_errors_fatal = t.any_errors_fatal.or(from.any_errors_fatal);
             t.no_log |= from.no_log;
+            t.run_once |= from.run_once;
             t.check_mode = t.check_mode.or(from.check_mode);
             t.diff = t.diff.or(from.diff);
             for tag in &from.tags {

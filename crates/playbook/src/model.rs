@@ -71,6 +71,8 @@ pub struct Play {
     pub order: HostOrder,
     /// `vars_prompt`: asked by the front end before the run; answers become play vars.
     pub vars_prompt: Vec<VarPrompt>,
+    /// `connection`: `ssh` or `local` for hosts whose variables name none.
+    pub connection: Option<String>,
     /// The play's own `tags` (already inherited by its tasks), for `--list-tasks`.
     pub tags: Vec<String>,
     pub pre_tasks: Vec<Step>,

@@ -951,3 +951,38 @@ fn import_playbook_errors() {
 "#
     );
 }
+
+#[test]
+fn play_environment_no_log_run_once_and_connection() {
+    let p = plan(
+        r#"- hosts: all
+  connection: local
+  environment: {A: "1"}
+  no_log: true
+  run_once: yes
+  tasks:
+    - command: "true"
+      environment: {B: "2"}
+  handlers:
+    - name: h
+      command: "true"
+"#,
+    );
+    let play = &p.plays[0];
+    let task = play.tasks[0].tasks()[0];
+    let handler = &play.handlers[0];
+    insta::assert_debug_snapshot!((
+        &play.connection,
+        serde_json::Value::Object(task.environment.clone()).to_string(),
+        task.no_log,
+        task.run_once,
+        serde_json::Value::Object(handler.environment.clone()).to_string(),
+        handler.no_log,
+    ));
+    assert_errors!(
+        r#"- hosts: all
+  connection: winrm
+  tasks: []
+"#
+    );
+}

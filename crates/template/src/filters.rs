@@ -257,17 +257,17 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(Value::from(words))
     });
     env.add_filter("replace", replace);
-    env.add_filter(
-        "center",
-        |v: &Value, width: Option<Value>| -> FilterResult {
-            let text = text_of(v)?;
-            let width = width.map_or(Some(80), |w| python_int(&w, 10)).unwrap_or(80);
-            Ok(Value::from(center(
-                &text,
-                usize::try_from(width).unwrap_or(0),
-            )))
-        },
-    );
+    env.add_filter("center", |v: &Value, rest: RestArgs| -> FilterResult {
+        let text = text_of(v)?;
+        let mut args = Args::new("do_center", rest.into_values(), &["width"])?;
+        let width = args.get(0).map_or(Some(80), |w| python_int(&w, 10));
+        args.finish()?;
+        let width = width.ok_or_else(|| err("center: width must be an integer"))?;
+        Ok(Value::from(center(
+            &text,
+            usize::try_from(width).unwrap_or(0),
+        )))
+    });
     env.add_filter("log", log);
     env.add_filter("pow", |x: &Value, y: &Value| -> FilterResult {
         Ok(Value::from(number(x, "pow")?.powf(number(y, "pow")?)))
@@ -306,7 +306,6 @@ fn register_strict_builtins(env: &mut Environment<'static>) {
         ("list", Value::from_function(f::list)),
         ("slice", Value::from_function(f::slice)),
         ("batch", Value::from_function(f::batch)),
-        ("tojson", Value::from_function(f::tojson)),
         ("select", Value::from_function(f::select)),
         ("selectattr", Value::from_function(f::selectattr)),
         ("reject", Value::from_function(f::reject)),
@@ -314,24 +313,80 @@ fn register_strict_builtins(env: &mut Environment<'static>) {
         ("map", Value::from_function(f::map)),
         ("groupby", Value::from_function(f::groupby)),
         ("chain", Value::from_function(f::chain)),
-        ("pprint", Value::from_function(f::pprint)),
         ("format", Value::from_function(f::format)),
-        ("truncate", Value::from_function(cf::truncate)),
         ("striptags", Value::from_function(cf::striptags)),
-        ("filesizeformat", Value::from_function(cf::filesizeformat)),
     ];
     for (name, filter) in builtins {
+        // Jinja2 takes these arguments positionally too; minijinja only by keyword.
+        let keywords: &'static [&'static str] = match name {
+            "dictsort" => &["case_sensitive", "by", "reverse"],
+            "sort" => &["reverse", "case_sensitive", "attribute"],
+            "min" | "max" => &["case_sensitive", "attribute"],
+            _ => &[],
+        };
         env.add_filter(
             name,
             move |state: &mut State, args: RestArgs| -> FilterResult {
-                let args = args.into_values();
+                let mut args = args.into_values();
                 if let Some(value) = args.first() {
                     require_defined(value)?;
+                }
+                if !keywords.is_empty() {
+                    args = positional_to_keywords(name, args, keywords)?;
+                }
+                // Python's max() keeps the first of equal items, minijinja's the last.
+                if name == "max" && args.first().is_some_and(|v| v.kind() == ValueKind::Seq) {
+                    let items: Vec<Value> = args[0].try_iter()?.collect();
+                    args[0] = Value::from(items.into_iter().rev().collect::<Vec<_>>());
                 }
                 filter.call(state, &args)
             },
         );
     }
+}
+
+/// `[value, positional..., kwargs?]` with the positional arguments after the value turned
+/// into the keyword arguments `names` (in order) for a minijinja builtin.
+fn positional_to_keywords(
+    filter: &str,
+    mut args: Vec<Value>,
+    names: &[&'static str],
+) -> Result<Vec<Value>, Error> {
+    let kwargs = match args.last() {
+        Some(last) if args.len() > 1 && last.is_kwargs() => args.pop(),
+        _ => None,
+    };
+    if args.len() <= 1 {
+        args.extend(kwargs);
+        return Ok(args);
+    }
+    let positional = args.split_off(1);
+    if positional.len() > names.len() {
+        return Err(err(format!(
+            "{filter}() takes at most {} arguments ({} given)",
+            names.len() + 1,
+            positional.len() + 1
+        )));
+    }
+    let mut pairs: Vec<(String, Value)> = names
+        .iter()
+        .zip(positional)
+        .map(|(name, value)| ((*name).to_string(), value))
+        .collect();
+    if let Some(kwargs) = kwargs {
+        for key in kwargs.try_iter()? {
+            let name = key.as_str().unwrap_or_default().to_string();
+            if pairs.iter().any(|(k, _)| *k == name) {
+                return Err(err(format!(
+                    "{filter}() got multiple values for argument '{name}'"
+                )));
+            }
+            let value = kwargs.get_item(&key)?;
+            pairs.push((name, value));
+        }
+    }
+    args.push(Value::from(minijinja::value::Kwargs::from_iter(pairs)));
+    Ok(args)
 }
 
 // ---------------------------------------------------------------- type conversion
@@ -667,7 +722,7 @@ fn to_json(v: &Value, rest: RestArgs) -> FilterResult {
     Ok(Value::from(dumps(&to_json_value(v)?, &opts)))
 }
 
-fn json_indent(v: Option<Value>) -> Result<Option<String>, Error> {
+pub(crate) fn json_indent(v: Option<Value>) -> Result<Option<String>, Error> {
     match v {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),

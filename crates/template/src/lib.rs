@@ -38,8 +38,7 @@
 //!   `unvault` and `inventory_hostnames` are not provided; `ini`/`csvfile` read UTF-8 only;
 //! - `strftime`'s `%Z` is `UTC` or a numeric offset for local time (chrono has no zone
 //!   abbreviations); `to_datetime` drops a `%z` offset;
-//! - `vault`, `unvault`, `from_yaml_all`, `wordwrap`, `xmlattr`, `urlize` and the `win_*` path
-//!   filters are not provided;
+//! - `vault`, `unvault`, `from_yaml_all` and the `win_*` path filters are not provided;
 //! - regular expressions use the `regex` crate: no lookaround or backreferences in patterns.
 
 mod check;
@@ -56,6 +55,7 @@ mod pyfmt;
 mod pyjson;
 mod pyrandom;
 mod rewrite;
+mod text_filters;
 mod version;
 mod yaml;
 
@@ -157,6 +157,7 @@ impl Templater {
         filters::register(&mut env);
         jinja_tests::register(&mut env);
         more_filters::register(&mut env);
+        text_filters::register(&mut env);
         lookup::register(&mut env);
         env.add_function("now", datetime::now_function);
         // Registered last: the aliases forward to whatever the names above resolve to.

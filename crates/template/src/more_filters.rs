@@ -26,13 +26,10 @@ type TestResult = Result<bool, Error>;
 pub const UNSUPPORTED_FILTERS: &[&str] = &[
     "from_yaml_all",
     "unvault",
-    "urlize",
     "vault",
     "win_basename",
     "win_dirname",
     "win_splitdrive",
-    "wordwrap",
-    "xmlattr",
 ];
 
 /// Every filter name of ansible-core 2.19 and Jinja2, for the `ansible.builtin.` aliases.
@@ -146,8 +143,11 @@ const ANSIBLE_FILTERS: &[&str] = &[
     "upper",
     "urldecode",
     "urlencode",
+    "urlize",
     "urlsplit",
     "wordcount",
+    "wordwrap",
+    "xmlattr",
     "zip",
     "zip_longest",
 ];
@@ -1160,7 +1160,7 @@ fn urlencode(v: &Value) -> FilterResult {
 }
 
 /// markupsafe's `escape`.
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

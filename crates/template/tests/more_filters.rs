@@ -400,3 +400,153 @@ fn string_percent_is_python_formatting() {
         );
     }
 }
+
+/// Jinja2's text filters (`truncate`, `wordwrap`, `xmlattr`, `urlize`): values recorded from
+/// ansible-core 2.19 / Jinja2 3.1.6. The fixture replays many more; these pin edge cases.
+#[test]
+fn jinja_text_filters() {
+    let vars =
+        json!({"long": "hello world text here, and more words", "s": "one two\n\nthree four"});
+    assert_eq!(
+        render("{{ long | truncate(20) }}", &vars),
+        json!("hello world text...")
+    );
+    assert_eq!(
+        render(
+            "{{ long | truncate(length=20, killwords=true, end='!') }}",
+            &vars
+        ),
+        json!("hello world text he!")
+    );
+    // Within `length + leeway` (5) the text is kept whole.
+    assert_eq!(render("{{ long | truncate(34) }}", &vars), vars["long"]);
+    assert_eq!(
+        render("{{ long | truncate(34, leeway=0) }}", &vars),
+        json!("hello world text here, and...")
+    );
+    assert_eq!(render("{{ [1, 2] | truncate }}", &vars), json!([1, 2]));
+    assert!(render_err("{{ 'abcdef' | truncate(2) }}").contains("expected length >= 3, got 2"));
+    assert!(render_err("{{ 'a b' | truncate(leeway=-1) }}").contains("expected leeway >= 0"));
+    assert!(render_err("{{ 'a' | truncate(5, foo=1) }}").contains("unexpected keyword argument"));
+    assert!(render_err("{{ 5 | truncate }}").contains("has no len()"));
+
+    assert_eq!(
+        render("{{ s | wordwrap(4) }}", &vars),
+        json!("one\ntwo\n\nthre\ne\nfour")
+    );
+    assert_eq!(
+        render("{{ s | wordwrap(3, wrapstring='|') }}", &vars),
+        // textwrap keeps the space before a word broken at the line's very end.
+        json!("one|two||thr|ee |fou|r")
+    );
+    assert_eq!(
+        r("{{ 'state-of-the-art' | wordwrap(9) }}"),
+        json!("state-of-\nthe-art")
+    );
+    assert_eq!(
+        r("{{ 'state-of-the-art' | wordwrap(9, break_on_hyphens=false) }}"),
+        json!("state-of-\nthe-art")
+    );
+    assert_eq!(
+        r("{{ 'supercalifragilistic x' | wordwrap(5, false) }}"),
+        json!("supercalifragilistic\nx")
+    );
+    assert_eq!(r("{{ '' | wordwrap(0) }}"), json!(""));
+    assert!(render_err("{{ 'x' | wordwrap(0) }}").contains("invalid width 0"));
+    assert!(render_err("{{ 5 | wordwrap }}").contains("splitlines"));
+
+    assert_eq!(
+        r("{{ {'class': 'a b', 'id': '<\"x\">', 'n': none, 'k': 5} | xmlattr }}"),
+        json!(" class=\"a b\" id=\"&lt;&#34;x&#34;&gt;\" k=\"5\"")
+    );
+    assert_eq!(r("{{ {'a': 1} | xmlattr(false) }}"), json!("a=\"1\""));
+    assert_eq!(r("{{ {'n': none} | xmlattr }}"), json!(""));
+    assert!(render_err("{{ {'a b': 1} | xmlattr }}")
+        .contains("Invalid character in attribute name: 'a b'"));
+    assert!(render_err("{{ {'a=b': 1} | xmlattr }}").contains("Invalid character"));
+    assert!(render_err("{{ {'x': nope} | xmlattr }}").contains("nope"));
+
+    assert_eq!(
+        r("{{ 'see (www.x.com), mail a@b.org.' | urlize }}"),
+        json!("see (<a href=\"https://www.x.com\" rel=\"noopener\">www.x.com</a>), mail <a href=\"mailto:a@b.org\">a@b.org</a>.")
+    );
+    assert_eq!(
+        r("{{ 'http://example.com/long/path' | urlize(10, true, target='_blank', rel='me') }}"),
+        json!("<a href=\"http://example.com/long/path\" rel=\"me nofollow noopener\" target=\"_blank\">http://exa...</a>")
+    );
+    assert_eq!(
+        r("{{ 'call tel:123' | urlize(extra_schemes=['tel:']) }}"),
+        json!("call <a href=\"tel:123\" rel=\"noopener\">tel:123</a>")
+    );
+    assert!(render_err("{{ 'x' | urlize(extra_schemes=['b']) }}")
+        .contains("not a valid URI scheme prefix"));
+}
+
+/// The compile-time check knows the new filters, under their `ansible.builtin.` names too.
+#[test]
+fn check_knows_jinja_text_filters() {
+    let t = Templater::new();
+    for name in [
+        "wordwrap",
+        "xmlattr",
+        "urlize",
+        "truncate",
+        "ansible.builtin.wordwrap",
+        "ansible.legacy.urlize",
+        "ansible.builtin.xmlattr",
+    ] {
+        let src = format!("{{{{ x | {name} }}}}");
+        assert!(t.check_template(&src).is_ok(), "{src} flagged");
+    }
+    assert!(matches!(
+        t.check_template("{{ x | wordwarp }}"),
+        Err(TemplateError::Syntax { .. })
+    ));
+}
+
+/// Jinja2 builtins that take their options positionally as well as by keyword.
+#[test]
+fn jinja_builtins_positional_options() {
+    let vars = json!({"d": {"b": 2, "A": 1, "c": 0}, "users": [{"n": "a", "age": 30}, {"n": "b", "age": 25}, {"n": "c", "age": 30}]});
+    assert_eq!(
+        render("{{ d | dictsort(true) }}", &vars),
+        json!([["A", 1], ["b", 2], ["c", 0]])
+    );
+    assert_eq!(
+        render("{{ d | dictsort(false, 'value', true) }}", &vars),
+        json!([["b", 2], ["A", 1], ["c", 0]])
+    );
+    assert_eq!(
+        r("{{ ['b', 'A', 'a'] | sort(true) }}"),
+        json!(["b", "A", "a"])
+    );
+    assert_eq!(
+        r("{{ ['b', 'A', 'a'] | sort(false, true) }}"),
+        json!(["A", "a", "b"])
+    );
+    // Python's max() keeps the first of equal items.
+    assert_eq!(
+        render("{{ (users | max(attribute='age')).n }}", &vars),
+        json!("a")
+    );
+    assert_eq!(
+        render("{{ (users | min(false, 'age')).n }}", &vars),
+        json!("b")
+    );
+    assert_eq!(r("{{ 'Hello' | center(width=9) }}"), json!("  Hello  "));
+    assert_eq!(
+        r("{{ 123456789012 | filesizeformat(binary=true) }}"),
+        json!("115.0 GiB")
+    );
+    assert_eq!(r("{{ '2048' | filesizeformat }}"), json!("2.0 kB"));
+    assert_eq!(r("{{ 1.5 | filesizeformat }}"), json!("1 Bytes"));
+    assert_eq!(
+        r("{{ {'b': '<é>', 'a': 1} | tojson }}"),
+        json!("{\"a\": 1, \"b\": \"\\u003c\\u00e9\\u003e\"}")
+    );
+    assert_eq!(
+        r("{{ {'b': [1, 2], 'a': none} | pprint }}"),
+        json!("{'b': [1, 2], 'a': None}")
+    );
+    assert!(render_err("{{ {'a': 1} | dictsort(true, 'key', false, 1) }}").contains("at most"));
+}

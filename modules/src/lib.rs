@@ -29,6 +29,7 @@ builtin_modules![
     debug,
     fail,
     file,
+    group,
     include_vars,
     ping,
     raw,

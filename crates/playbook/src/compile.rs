@@ -151,7 +151,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "systemd",
     "systemd_service",
     "user",
-    "group",
     "lineinfile",
     "blockinfile",
     "replace",

@@ -30,6 +30,7 @@ builtin_modules![
     fail,
     file,
     include_vars,
+    lineinfile,
     ping,
     raw,
     set_fact,

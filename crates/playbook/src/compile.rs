@@ -152,7 +152,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "systemd_service",
     "user",
     "group",
-    "lineinfile",
     "blockinfile",
     "replace",
     "ini_file",

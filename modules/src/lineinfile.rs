@@ -54,7 +54,7 @@
 //! `backup` (the backup's path or ""), and `found` for `state: absent`. A missing file without
 //! `create` fails with "Destination PATH does not exist !" and `rc` 257, a directory with
 //! "Path PATH is a directory !" and `rc` 256. The diff shows the content before and after
-//! (headed `PATH (content)`) and changed attributes (`PATH (file attributes)`).
+//! (headed `before: PATH (content)`) and changed attributes (`... (file attributes)`, as JSON).
 
 use async_trait::async_trait;
 use regex::bytes::{Captures, Regex, RegexBuilder};
@@ -376,8 +376,8 @@ fn plan_with(
     let mut diffs = Vec::new();
     if want_diff && changed {
         diffs.push(Diff {
-            before_header: format!("{path} (content)"),
-            after_header: format!("{path} (content)"),
+            before_header: format!("before: {path} (content)"),
+            after_header: format!("after: {path} (content)"),
             before: String::from_utf8_lossy(&before).into_owned(),
             after: String::from_utf8_lossy(&after).into_owned(),
         });
@@ -483,8 +483,8 @@ fn attr_diff(path: &str, current: (u32, u32, u32), change: &AttrChange) -> Diff 
         format!("{}\n", String::from_utf8_lossy(&buf))
     };
     Diff {
-        before_header: format!("{path} (file attributes)"),
-        after_header: format!("{path} (file attributes)"),
+        before_header: format!("before: {path} (file attributes)"),
+        after_header: format!("after: {path} (file attributes)"),
         before: json(before),
         after: json(after),
     }
@@ -1225,7 +1225,7 @@ mod tests {
         assert_eq!(preview.msg.as_deref(), Some("ownership, perms or SE linux context changed"));
         assert_eq!(preview.diffs.len(), 1);
         assert_eq!(preview.diffs[0].before, "{\n    \"mode\": \"0644\"\n}\n");
-        assert_eq!(preview.diffs[0].after_header, "/f (file attributes)");
+        assert_eq!(preview.diffs[0].after_header, "after: /f (file attributes)");
         let args = json!({"line": "b", "mode": "0600"});
         let Ok(Planned::Change { preview, .. }) = plan_with(&params(&args), observed(Some("a\n")), true, false)
         else {
@@ -1235,7 +1235,7 @@ mod tests {
             preview.msg.as_deref(),
             Some("line added and ownership, perms or SE linux context changed")
         );
-        assert_eq!(preview.diffs[0].before_header, "/f (content)");
+        assert_eq!(preview.diffs[0].before_header, "before: /f (content)");
         // Check mode on a missing file: attributes are not looked at.
         let args = json!({"line": "b", "mode": "0600", "create": true});
         let Ok(Planned::Change { preview, .. }) = plan_with(&params(&args), observed(None), true, true)

@@ -641,6 +641,9 @@ fn present(
         _ => None,
     };
     let b_line = edit.line.as_bytes();
+    // Python's truthiness: an empty pattern is compiled (and matches) but selects nothing.
+    let after_set = edit.insertafter.is_some_and(|s| !s.is_empty());
+    let before_set = edit.insertbefore.is_some_and(|s| !s.is_empty());
     // index[0]: the line the regexp, search string or exact line matched; index[1]: where
     // insertafter/insertbefore point.
     let mut index0: Option<usize> = None;
@@ -676,13 +679,13 @@ fn present(
                 index0 = Some(lineno);
                 exact_line_match = true;
             } else if ins_pattern.as_ref().is_some_and(|re| re.is_match(cur)) {
-                if edit.insertafter.is_some() {
+                if after_set {
                     index1 = lineno as isize + 1;
                     if edit.firstmatch {
                         break;
                     }
                 }
-                if edit.insertbefore.is_some() {
+                if before_set {
                     index1 = lineno as isize;
                     if edit.firstmatch {
                         break;
@@ -733,7 +736,7 @@ fn present(
         return Ok((lines, "line added", true));
     }
     let at = index1 as usize;
-    if edit.insertafter.is_some() {
+    if after_set {
         if at == lines.len() {
             if rstrip_eol(&lines[at - 1]) != b_line {
                 lines.push(with_sep(b_line));
@@ -1151,6 +1154,12 @@ mod tests {
         case("unicode line", Some("café=1\n"), json!({"regexp": "^café=", "line": "café=2"}), false, "line replaced", true, Some("café=2\n"), None);
         case("dot any byte", Some("café\n"), json!({"regexp": "^caf.$", "line": "x"}), false, "line added", true, Some("café\nx\n"), None);
         case("dot two bytes", Some("café\n"), json!({"regexp": "^caf..$", "line": "x"}), false, "line replaced", true, Some("x\n"), None);
+        case("empty insertafter", Some("a\nb\n"), json!({"line": "new", "insertafter": ""}), false, "line added", true, Some("a\nb\nnew\n"), None);
+        case("empty insertbefore", Some("a\nb\n"), json!({"line": "new", "insertbefore": ""}), false, "line added", true, Some("a\nb\nnew\n"), None);
+        case("regexp and insertbefore BOF no match", Some("a\n"), json!({"regexp": "^z", "line": "new", "insertbefore": "BOF"}), false, "line added", true, Some("new\na\n"), None);
+        case("search_string empty", Some("a\nb\n"), json!({"search_string": "", "line": "z"}), false, "line replaced", true, Some("a\nz\n"), None);
+        case("absent exact with regexp None dup crlf", Some("x\r\nx\nx"), json!({"state": "absent", "line": "x"}), false, "3 line(s) removed", true, Some(""), Some(3));
+        case("backrefs exact line present", Some("Listen \\1\n"), json!({"regexp": "^Port (\\d+)", "line": "Listen \\1", "backrefs": true}), false, "", false, Some("Listen \\1\n"), None);
     }
 
     #[test]

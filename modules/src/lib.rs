@@ -31,6 +31,7 @@ builtin_modules![
     file,
     group,
     include_vars,
+    lineinfile,
     ping,
     raw,
     set_fact,

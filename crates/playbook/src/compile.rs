@@ -151,7 +151,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "systemd",
     "systemd_service",
     "user",
-    "lineinfile",
     "blockinfile",
     "replace",
     "ini_file",

@@ -153,8 +153,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "user",
     "group",
     "lineinfile",
-    "blockinfile",
-    "replace",
     "ini_file",
     "git",
     "get_url",

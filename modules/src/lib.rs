@@ -5,6 +5,7 @@
 //! binary can force this crate to be linked (the registry only sees linked crates).
 
 mod attrs;
+mod pyre;
 
 #[cfg(test)]
 mod testing;
@@ -24,6 +25,7 @@ macro_rules! builtin_modules {
 
 builtin_modules![
     assert,
+    blockinfile,
     command,
     copy,
     debug,
@@ -34,6 +36,7 @@ builtin_modules![
     lineinfile,
     ping,
     raw,
+    replace,
     set_fact,
     setup,
     shell,

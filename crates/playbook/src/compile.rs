@@ -151,8 +151,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "systemd",
     "systemd_service",
     "user",
-    "blockinfile",
-    "replace",
     "ini_file",
     "git",
     "get_url",

@@ -19,8 +19,9 @@
 //!
 //! Returns what `copy` returns, with `src` the template's name.
 //!
-//! Only Ansible's defaults are supported for `trim_blocks` (yes), `lstrip_blocks` (no),
-//! `output_encoding` (utf-8) and the Jinja delimiters; `validate` is not supported yet.
+//! `trim_blocks` and `lstrip_blocks` work as in Ansible, as does a template's own `#jinja2:`
+//! first line (which wins over them). Only utf-8 is supported for `output_encoding`, and only
+//! the default Jinja delimiters; `validate` is not supported yet.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -59,10 +60,10 @@ pub struct TemplateParams {
     pub follow: bool,
     /// Line endings of the result: `\n` (default), `\r` or `\r\n`.
     pub newline_sequence: Option<String>,
-    /// Only the default (yes) is supported.
+    /// Remove the first newline after a block tag.
     #[serde(default = "yes")]
     pub trim_blocks: bool,
-    /// Only the default (no) is supported.
+    /// Strip spaces and tabs before a block tag at the start of a line.
     #[serde(default)]
     pub lstrip_blocks: bool,
     /// Only utf-8 is supported.
@@ -107,12 +108,6 @@ impl TemplateParams {
         if self.validate.is_some() {
             return unsupported("validate");
         }
-        if !self.trim_blocks {
-            return unsupported("trim_blocks=no");
-        }
-        if self.lstrip_blocks {
-            return unsupported("lstrip_blocks=yes");
-        }
         if let Some(enc) = &self.output_encoding {
             if !matches!(enc.to_ascii_lowercase().as_str(), "utf-8" | "utf8") {
                 return unsupported(&format!("output_encoding={enc}"));
@@ -134,6 +129,18 @@ impl TemplateParams {
 }
 
 /// Ansible accepts the sequences themselves or their escaped spellings (`'\r\n'` in YAML).
+/// The first line of a template file that overrides Jinja settings for it (as the template
+/// layer reads it).
+const JINJA2_OVERRIDE: &str = "#jinja2:";
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn newline_sequence(value: Option<&str>) -> Result<&'static str, ModuleError> {
     match value {
         None | Some("\n") | Some("\\n") => Ok("\n"),
@@ -192,6 +199,20 @@ impl Module for TemplateModule {
                 params.src
             ))
         })?;
+        // The options travel as a `#jinja2:` line ahead of the template's own, which wins.
+        let source = if params.trim_blocks && !params.lstrip_blocks {
+            source
+        } else {
+            let options = format!(
+                "trim_blocks: {}, lstrip_blocks: {}",
+                py_bool(params.trim_blocks),
+                py_bool(params.lstrip_blocks)
+            );
+            match source.strip_prefix(JINJA2_OVERRIDE) {
+                Some(own) => format!("{JINJA2_OVERRIDE}{options},{own}"),
+                None => format!("{JINJA2_OVERRIDE}{options}\n{source}"),
+            }
+        };
         let mut rendered = ctx.controller.render_template_with(
             &source,
             &params.src,
@@ -238,16 +259,16 @@ mod tests {
     }
 
     #[test]
-    fn only_default_rendering_options_are_accepted() {
+    fn unsupported_rendering_options_are_refused() {
         let p = params(json!({"src": "a.j2", "dest": "/a"}));
         assert_eq!(p.check_supported().expect("defaults"), "\n");
         let p = params(
             json!({"src": "a.j2", "dest": "/a", "newline_sequence": "\\r\\n", "output_encoding": "UTF-8"}),
         );
         assert_eq!(p.check_supported().expect("crlf"), "\r\n");
+        let p = params(json!({"src": "a", "dest": "/a", "trim_blocks": false, "lstrip_blocks": true}));
+        assert!(p.check_supported().is_ok());
         for bad in [
-            json!({"src": "a", "dest": "/a", "trim_blocks": false}),
-            json!({"src": "a", "dest": "/a", "lstrip_blocks": true}),
             json!({"src": "a", "dest": "/a", "validate": "visudo -cf %s"}),
             json!({"src": "a", "dest": "/a", "variable_start_string": "[["}),
             json!({"src": "a", "dest": "/a", "output_encoding": "latin-1"}),

@@ -104,6 +104,9 @@ struct Capture {
 /// The templating engine. Build once and share (`Send + Sync`); every method takes `&self`.
 pub struct Templater {
     env: Environment<'static>,
+    /// Copies of `env` with other block whitespace settings, made when a template's
+    /// `#jinja2:` header first asks for them, by (trim_blocks, lstrip_blocks).
+    variants: std::sync::Mutex<Vec<((bool, bool), std::sync::Arc<Environment<'static>>)>>,
 }
 
 impl Default for Templater {
@@ -162,7 +165,40 @@ impl Templater {
         env.add_function("now", datetime::now_function);
         // Registered last: the aliases forward to whatever the names above resolve to.
         more_filters::register_fqcn_aliases(&mut env);
-        Templater { env }
+        Templater {
+            env,
+            variants: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The environment for a template's block whitespace settings.
+    fn env_for(
+        &self,
+        trim_blocks: bool,
+        lstrip_blocks: bool,
+    ) -> std::sync::Arc<Environment<'static>> {
+        let mut variants = match self.variants.lock() {
+            Ok(v) => v,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, env)) = variants
+            .iter()
+            .find(|(k, _)| *k == (trim_blocks, lstrip_blocks))
+        {
+            return env.clone();
+        }
+        let mut env = self.env.clone();
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .trim_blocks(trim_blocks)
+            .lstrip_blocks(lstrip_blocks)
+            .keep_trailing_newline(false)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        let env = std::sync::Arc::new(env);
+        variants.push(((trim_blocks, lstrip_blocks), env.clone()));
+        env
     }
 
     /// Runs a lookup plugin as `query(name, *terms)` does, for `with_<name>` loops: `terms` is
@@ -300,6 +336,14 @@ impl Templater {
             report_line: true,
         };
         let ctx = crate::json_to_value(vars);
+        // Ansible's `#jinja2:` first line sets environment options for this template.
+        if let Some(header) = source.strip_prefix(JINJA2_OVERRIDE) {
+            let (line, body) = header.split_once('\n').unwrap_or((header, ""));
+            let (trim, lstrip) = jinja2_overrides(line)?;
+            let env = self.env_for(trim, lstrip);
+            let (output, _) = render_captured_in(&env, body, mode, &ctx, vars)?;
+            return Ok(restore_newlines(body, output));
+        }
         let (output, _) = self.render_captured(source, mode, &ctx, vars)?;
         Ok(restore_newlines(source, output))
     }
@@ -663,6 +707,42 @@ fn json_key_string(value: &Json) -> String {
 
 /// Ansible drops the template's final newline while rendering, then appends newlines until the
 /// result ends with as many as the template did.
+/// The first line of a template file that overrides Jinja settings for it.
+pub const JINJA2_OVERRIDE: &str = "#jinja2:";
+
+/// `trim_blocks` and `lstrip_blocks` from a `#jinja2:` line (`key: value, ...` with Python
+/// literal values), over Ansible's defaults.
+fn jinja2_overrides(line: &str) -> Result<(bool, bool), TemplateError> {
+    let (mut trim, mut lstrip) = (true, false);
+    for pair in line.split(',').filter(|p| !p.trim().is_empty()) {
+        let bad = || TemplateError::Syntax {
+            message: format!("invalid #jinja2: override `{}`", pair.trim()),
+            line: Some(1),
+            col: Some(1),
+        };
+        let (key, value) = pair.split_once(':').ok_or_else(bad)?;
+        let value = match value.trim() {
+            "True" | "true" => true,
+            "False" | "false" => false,
+            _ => return Err(bad()),
+        };
+        match key.trim() {
+            "trim_blocks" => trim = value,
+            "lstrip_blocks" => lstrip = value,
+            // Ansible's own default for template files; nothing to change.
+            "keep_trailing_newline" if value => {}
+            other => {
+                return Err(TemplateError::Syntax {
+                    message: format!("#jinja2: override `{other}` is not supported by tend yet"),
+                    line: Some(1),
+                    col: Some(1),
+                })
+            }
+        }
+    }
+    Ok((trim, lstrip))
+}
+
 fn restore_newlines(template: &str, mut result: String) -> String {
     let wanted = trailing_newlines(template);
     let have = trailing_newlines(&result);

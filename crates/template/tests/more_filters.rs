@@ -550,3 +550,27 @@ fn jinja_builtins_positional_options() {
     );
     assert!(render_err("{{ {'a': 1} | dictsort(true, 'key', false, 1) }}").contains("at most"));
 }
+
+#[test]
+fn jinja2_header_sets_block_whitespace_for_the_template() {
+    let t = tend_template::Templater::new();
+    let vars = serde_json::json!({"xs": [1, 2]});
+    let body = "a\n  {% for x in xs %}\n  {{ x }}\n  {% endfor %}\nb\n";
+    // Ansible's defaults: trim_blocks on, lstrip_blocks off.
+    assert_eq!(
+        t.render_template(body, "t.j2", &vars).expect("renders"),
+        "a\n    1\n    2\n  b\n"
+    );
+    let lstrip = format!("#jinja2: lstrip_blocks: True\n{body}");
+    assert_eq!(
+        t.render_template(&lstrip, "t.j2", &vars).expect("renders"),
+        "a\n  1\n  2\nb\n"
+    );
+    let both = format!("#jinja2:trim_blocks: False, lstrip_blocks: True\n{body}");
+    assert_eq!(
+        t.render_template(&both, "t.j2", &vars).expect("renders"),
+        "a\n\n  1\n\n  2\n\nb\n"
+    );
+    let bad = format!("#jinja2: variable_start_string: '[['\n{body}");
+    assert!(t.render_template(&bad, "t.j2", &vars).is_err());
+}

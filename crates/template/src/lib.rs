@@ -106,8 +106,11 @@ pub struct Templater {
     env: Environment<'static>,
     /// Copies of `env` with other block whitespace settings, made when a template's
     /// `#jinja2:` header first asks for them, by (trim_blocks, lstrip_blocks).
-    variants: std::sync::Mutex<Vec<((bool, bool), std::sync::Arc<Environment<'static>>)>>,
+    variants: std::sync::Mutex<Vec<(BlockWhitespace, std::sync::Arc<Environment<'static>>)>>,
 }
+
+/// `(trim_blocks, lstrip_blocks)`.
+type BlockWhitespace = (bool, bool);
 
 impl Default for Templater {
     fn default() -> Self {

@@ -527,6 +527,7 @@ pub(crate) async fn apply_edit(action: EditAction, ctx: &Context<'_>) -> Result<
         mode: change.mode.map(format_mode),
         owner: change.uid.map(|u| u.to_string()),
         group: change.gid.map(|g| g.to_string()),
+        validate: None,
     };
     match validate {
         None => ctx.host.write_file_atomic(&real, &content, &options).await?,

@@ -35,7 +35,8 @@
 //! content (from empty for a new file; binary or larger than 104448 bytes: a note instead),
 //! and changed attributes.
 //!
-//! Not supported yet: a directory as `src` (recursive copy), `remote_src: yes`, `validate`.
+//! Not supported yet: a directory as `src` (recursive copy), `remote_src: yes`. `validate` runs on
+//! the host against the temporary file before it replaces the destination.
 
 use std::path::Path;
 
@@ -85,7 +86,7 @@ pub struct CopyParams {
     /// Not supported yet (`src` on the host).
     #[serde(default)]
     pub remote_src: bool,
-    /// Not supported yet (a command checking the new file before it is put in place).
+    /// A command (with `%s` for the new file) that must accept it before it is put in place.
     pub validate: Option<String>,
 }
 
@@ -168,6 +169,7 @@ impl CopyParams {
                 .and_then(|s| Path::new(s).file_name())
                 .map(|n| n.to_string_lossy().into_owned()),
             src: self.src.as_deref(),
+            validate: self.validate.as_deref(),
         }
     }
 }
@@ -190,11 +192,7 @@ impl Module for CopyModule {
                 "copy with remote_src=yes is not supported yet",
             ));
         }
-        if params.validate.is_some() {
-            return Err(ModuleError::failed(
-                "copy with validate is not supported yet",
-            ));
-        }
+        check_validate(params.validate.as_deref())?;
         let (content, src_mode) = match (&params.src, &params.content) {
             (Some(_), Some(_)) => {
                 return Err(ModuleError::failed(
@@ -279,6 +277,8 @@ pub(crate) struct ContentFile<'a> {
     pub basename: Option<String>,
     /// Reported back as `src`.
     pub src: Option<&'a str>,
+    /// `validate`: a command (with `%s`) that must accept the new content first.
+    pub validate: Option<&'a str>,
 }
 
 /// What the query saw, and the content the task wants.
@@ -316,6 +316,16 @@ pub enum ContentAction {
     },
     /// Content is right; fix attributes with one script (ending with the final probe).
     Attrs { script: String, outcome: Outcome },
+}
+
+/// Ansible requires `%s` in `validate`.
+pub(crate) fn check_validate(validate: Option<&str>) -> Result<(), ModuleError> {
+    match validate {
+        Some(v) if !v.contains("%s") => Err(ModuleError::failed(format!(
+            "validate must contain %s: {v}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn sha1_hex(data: &[u8]) -> String {
@@ -512,6 +522,7 @@ fn plan_content_with(
                 mode: wanted_mode.map(format_mode),
                 owner: uid.map(|u| u.to_string()),
                 group: gid.map(|g| g.to_string()),
+                validate: spec.validate.map(str::to_string),
             },
             prepare: (!prepare.is_empty()).then(|| format!("set -e; r={}; {prepare}", quote(dest))),
             outcome,
@@ -622,6 +633,7 @@ mod tests {
             follow: false,
             basename: None,
             src: None,
+            validate: None,
         }
     }
 

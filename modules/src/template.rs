@@ -21,7 +21,8 @@
 //!
 //! `trim_blocks` and `lstrip_blocks` work as in Ansible, as does a template's own `#jinja2:`
 //! first line (which wins over them). Only utf-8 is supported for `output_encoding`, and only
-//! the default Jinja delimiters; `validate` is not supported yet.
+//! the default Jinja delimiters. `validate` runs on the host against the new file before it
+//! replaces the old one.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -68,7 +69,7 @@ pub struct TemplateParams {
     pub lstrip_blocks: bool,
     /// Only utf-8 is supported.
     pub output_encoding: Option<String>,
-    /// Not supported yet.
+    /// A command (with `%s` for the new file) that must accept it before it is put in place.
     pub validate: Option<String>,
     /// Custom Jinja delimiters: not supported yet.
     pub block_start_string: Option<String>,
@@ -95,6 +96,7 @@ impl TemplateParams {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
             src: Some(&self.src),
+            validate: self.validate.as_deref(),
         }
     }
 
@@ -105,9 +107,7 @@ impl TemplateParams {
                 "template: {what} is not supported yet"
             )))
         };
-        if self.validate.is_some() {
-            return unsupported("validate");
-        }
+        crate::copy::check_validate(self.validate.as_deref())?;
         if let Some(enc) = &self.output_encoding {
             if !matches!(enc.to_ascii_lowercase().as_str(), "utf-8" | "utf8") {
                 return unsupported(&format!("output_encoding={enc}"));
@@ -269,7 +269,7 @@ mod tests {
         let p = params(json!({"src": "a", "dest": "/a", "trim_blocks": false, "lstrip_blocks": true}));
         assert!(p.check_supported().is_ok());
         for bad in [
-            json!({"src": "a", "dest": "/a", "validate": "visudo -cf %s"}),
+            json!({"src": "a", "dest": "/a", "validate": "visudo -cf"}),
             json!({"src": "a", "dest": "/a", "variable_start_string": "[["}),
             json!({"src": "a", "dest": "/a", "output_encoding": "latin-1"}),
             json!({"src": "a", "dest": "/a", "newline_sequence": "x"}),

@@ -58,7 +58,15 @@ pub struct WriteOptions {
     pub mode: Option<String>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// A command that must accept the new file before it replaces the old one (`validate`,
+    /// with `%s` naming the temporary file); run through `sh` on the host.
+    pub validate: Option<String>,
 }
+
+/// Exit status of the write script when `validate` refused the new file.
+const VALIDATE_STATUS: i32 = 45;
+/// Precedes the validate command's exit status at the end of the write script's stderr.
+const VALIDATE_MARK: &str = "__TEND_VALIDATE_RC__";
 
 const ABSENT: &str = "__TEND_ABSENT__";
 /// Exit status the read script uses for "no such file"; unlikely to come from `cat`.
@@ -181,8 +189,22 @@ impl Host {
         if let Some(group) = &options.group {
             script.push_str(&format!("chgrp {} \"$tmp\"; ", quote(group)));
         }
+        if let Some(validate) = &options.validate {
+            // Python's `validate % path`: `%%` is a percent sign, `%s` the file.
+            let command = validate
+                .replace("%%", "\u{0}")
+                .replace("%s", "\"$tmp\"")
+                .replace('\u{0}', "%");
+            script.push_str(&format!(
+                "vrc=0; ( {command} ) </dev/null || vrc=$?; \
+                 if [ \"$vrc\" -ne 0 ]; then printf '\\n{VALIDATE_MARK}%s' \"$vrc\" >&2; exit {VALIDATE_STATUS}; fi; "
+            ));
+        }
         script.push_str("mv -f -- \"$tmp\" \"$dest\"; trap - EXIT INT TERM HUP");
         let out = self.sh_with_stdin(&script, content).await?;
+        if out.exit_code == VALIDATE_STATUS && options.validate.is_some() {
+            return Err(validate_failed(&out));
+        }
         if out.success() {
             Ok(())
         } else {
@@ -192,6 +214,26 @@ impl Host {
 }
 
 /// A failure built from a command's stderr (or stdout when stderr is empty).
+/// Ansible's "failed to validate" result, with the validate command's output and status.
+fn validate_failed(out: &ExecOutput) -> ModuleError {
+    let stderr = out.stderr_lossy();
+    let (text, rc) = match stderr.rsplit_once(VALIDATE_MARK) {
+        Some((text, rc)) => (
+            text.strip_suffix('\n').unwrap_or(text),
+            rc.trim().parse().unwrap_or(1),
+        ),
+        None => (stderr.as_str(), 1),
+    };
+    let mut values = serde_json::Map::new();
+    values.insert("exit_status".into(), rc.into());
+    values.insert("stdout".into(), out.stdout_lossy().into());
+    values.insert("stderr".into(), text.to_string().into());
+    ModuleError::Failed {
+        msg: "failed to validate".into(),
+        values,
+    }
+}
+
 pub(crate) fn command_failed(out: &ExecOutput) -> ModuleError {
     let stderr = out.stderr_lossy();
     let text = if stderr.trim().is_empty() {

@@ -35,7 +35,8 @@
 //! content (from empty for a new file; binary or larger than 104448 bytes: a note instead),
 //! and changed attributes.
 //!
-//! Not supported yet: a directory as `src` (recursive copy), `remote_src: yes`. `validate` runs on
+//! With `remote_src: yes`, `src` is a file on the host (read, then written like `content`).
+//! Not supported yet: a directory as `src` (recursive copy). `validate` runs on
 //! the host against the temporary file before it replaces the destination.
 
 use std::path::Path;
@@ -47,7 +48,7 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 use tend_module_api::mode::{format_mode, ModeArg};
 use tend_module_api::{
-    quote, Context, Diff, Module, ModuleError, Outcome, Planned, SearchKind, WriteOptions,
+    quote, Context, Diff, FileKind, Module, ModuleError, Outcome, Planned, SearchKind, WriteOptions,
 };
 
 use crate::attrs::{self, AttrChange, AttrDiff, Entry, Ids, Probe, Wanted};
@@ -83,7 +84,7 @@ pub struct CopyParams {
     pub follow: bool,
     /// Expected SHA-1 of the data, checked before anything is written.
     pub checksum: Option<String>,
-    /// Not supported yet (`src` on the host).
+    /// `src` is a file on the host, not on the controller.
     #[serde(default)]
     pub remote_src: bool,
     /// A command (with `%s` for the new file) that must accept it before it is put in place.
@@ -187,11 +188,6 @@ impl Module for CopyModule {
         params: &CopyParams,
         ctx: &Context<'_>,
     ) -> Result<ContentObserved, ModuleError> {
-        if params.remote_src {
-            return Err(ModuleError::failed(
-                "copy with remote_src=yes is not supported yet",
-            ));
-        }
         check_validate(params.validate.as_deref())?;
         let (content, src_mode) = match (&params.src, &params.content) {
             (Some(_), Some(_)) => {
@@ -207,6 +203,21 @@ impl Module for CopyModule {
                     ));
                 }
                 (content.0.clone().into_bytes(), None)
+            }
+            // `remote_src`: the source is a file on the host itself.
+            (Some(src), None) if params.remote_src => {
+                let Some(stat) = ctx.host.stat(src, true).await? else {
+                    return Err(ModuleError::failed(format!("Source {src} not found")));
+                };
+                if stat.kind == FileKind::Directory {
+                    return Err(ModuleError::failed(format!(
+                        "copying a directory (src: {src}) with remote_src is not supported yet"
+                    )));
+                }
+                let content = ctx.host.read_file(src).await?.ok_or_else(|| {
+                    ModuleError::failed(format!("Source {src} not readable"))
+                })?;
+                (content, Some(stat.mode))
             }
             (Some(src), None) => {
                 let path = ctx.controller.find_file(SearchKind::Files, src)?;

@@ -40,6 +40,8 @@ builtin_modules![
     set_fact,
     setup,
     shell,
+    slurp,
     stat,
     template,
+    tempfile,
 ];

@@ -63,6 +63,9 @@ pub trait Module: Send + Sync + 'static {
     /// The name used in playbooks (`file`); `ansible.builtin.file` resolves to it too.
     const NAME: &'static str;
     const FREE_FORM: FreeForm = FreeForm::No;
+    /// Whether the module can predict its changes. One that cannot is skipped in check mode,
+    /// as Ansible skips modules without check-mode support.
+    const SUPPORTS_CHECK_MODE: bool = true;
 
     /// Observes the host. Must not change anything on it.
     async fn query(

@@ -41,6 +41,16 @@ impl<M: Module> DynModule for Adapter<M> {
 
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let params = args::from_args::<M::Params>(args, ArgMode::Run)?;
+        if ctx.check_mode && !M::SUPPORTS_CHECK_MODE {
+            return Ok(Outcome {
+                skipped: true,
+                msg: Some(format!(
+                    "remote module ({}) does not support check mode",
+                    M::NAME
+                )),
+                ..Outcome::default()
+            });
+        }
         let observed = self.0.query(&params, ctx).await?;
         match self.0.plan(&params, observed, ctx)? {
             Planned::Done(outcome) => Ok(outcome),

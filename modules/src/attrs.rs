@@ -549,6 +549,22 @@ impl AttrDiff {
     }
 }
 
+/// [`path_info`] for `path` on the host, looked up with one `sh` call (nothing when there is
+/// nothing at `path`), for modules that return a `path` without having probed it.
+pub(crate) async fn path_info_on(
+    host: &Host,
+    path: &str,
+) -> Result<Map<String, Value>, ModuleError> {
+    let script = format!("{}{}", assign("p", path), probe("p", "p"));
+    let report = run(host, &script).await?;
+    Ok(report
+        .probe("p")?
+        .entry
+        .as_ref()
+        .map(path_info)
+        .unwrap_or_default())
+}
+
 /// Ansible's `add_path_info`: the values every file-managing module returns about its path.
 pub(crate) fn path_info(entry: &Entry) -> Map<String, Value> {
     let st = &entry.stat;

@@ -44,4 +44,5 @@ builtin_modules![
     stat,
     template,
     tempfile,
+    wait_for,
 ];

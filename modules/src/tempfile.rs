@@ -108,7 +108,11 @@ impl Module for TempfileModule {
             ));
         }
         let path = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-        Ok(Outcome::changed().with_value("path", path))
+        // Ansible's `add_path_info` describes the new path.
+        let info = crate::attrs::path_info_on(ctx.host, &path).await?;
+        let mut outcome = Outcome::changed().with_value("path", path);
+        outcome.values.extend(info);
+        Ok(outcome)
     }
 }
 

@@ -166,7 +166,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "find",
     "include_vars",
     "setup",
-    "wait_for",
     "pause",
     "script",
     "assemble",

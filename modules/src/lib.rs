@@ -31,6 +31,7 @@ builtin_modules![
     debug,
     fail,
     file,
+    getent,
     group,
     include_vars,
     lineinfile,

@@ -173,7 +173,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "known_hosts",
     "apt_repository",
     "apt_key",
-    "getent",
     "timezone",
     "locale_gen",
     "wait_for_connection",

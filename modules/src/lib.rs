@@ -39,4 +39,5 @@ builtin_modules![
     shell,
     stat,
     template,
+    user,
 ];

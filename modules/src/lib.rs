@@ -45,5 +45,6 @@ builtin_modules![
     stat,
     template,
     tempfile,
+    user,
     wait_for,
 ];

@@ -150,7 +150,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "service",
     "systemd",
     "systemd_service",
-    "user",
     "ini_file",
     "git",
     "get_url",

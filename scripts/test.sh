@@ -34,10 +34,14 @@ if [ -z "${TEND_ANSIBLE_PLAYBOOK:-}" ] && [ ! -x "$venv/bin/ansible-playbook" ];
   echo "creating $venv with ansible-core"
   # On failure the conformance tests say why: skipped with a notice locally, failed under CI.
   { python3 -m venv --clear "$venv" &&
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20'; } ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20' passlib; } ||
     echo "warning: could not install ansible-core into $venv" >&2
 fi
 if [ -z "${TEND_ANSIBLE_PLAYBOOK:-}" ] && [ -x "$venv/bin/ansible-playbook" ]; then
+  # Ansible needs passlib for `password_hash` and `vars_prompt: encrypt` (tend does not).
+  "$venv/bin/python" -c 'import passlib' >/dev/null 2>&1 ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check passlib ||
+    echo "warning: could not install passlib into $venv" >&2
   TEND_ANSIBLE_PLAYBOOK="$(cd "$venv/bin" && pwd)/ansible-playbook"
   export TEND_ANSIBLE_PLAYBOOK
 fi

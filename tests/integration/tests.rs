@@ -254,7 +254,7 @@ fn unreachable_host_is_reported_and_others_carry_on() -> TestResult {
     let p = Project::new()?;
     p.file(
         "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/tend-untouched, state: touch}\n",
     )?;
     let ini = std::fs::read_to_string(lab.inventory_ini())?;
     // Nothing listens on this loopback address.
@@ -288,7 +288,7 @@ fn changed_host_key_is_refused() -> TestResult {
     let p = Project::new()?;
     p.file(
         "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/tend-untouched, state: touch}\n",
     )?;
     // A known_hosts entry with some other ed25519 key for the host's address.
     let other = p.path().join("otherkey");
@@ -305,7 +305,7 @@ fn changed_host_key_is_refused() -> TestResult {
     out.expect_code(4)?;
     out.assert_stdout_contains("UNREACHABLE")?;
     out.assert_stdout_contains("SHA256:")?;
-    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || {
+    ensure(read(&lab, 0, "/tmp/tend-untouched")?.is_none(), || {
         "task ran on a host with a changed key".into()
     })?;
     // accept-new does not override a changed key either.
@@ -323,7 +323,7 @@ fn unknown_host_key_is_refused_then_accepted_on_request() -> TestResult {
     let p = Project::new()?;
     p.file(
         "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/x, state: touch}\n",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file: {path: /tmp/tend-untouched, state: touch}\n",
     )?;
     let kh = p.path().join("known_hosts_empty");
     std::fs::write(&kh, "")?;
@@ -352,7 +352,7 @@ fn compile_errors_stop_before_any_host_is_contacted() -> TestResult {
     let p = Project::new()?;
     p.file(
         "site.yml",
-        "- hosts: all\n  tasks:\n    - name: typo in a module\n      fiel: {path: /tmp/x, state: touch}\n    - name: typo in a parameter\n      file: {path: /tmp/y, stat: touch}\n    - copy: {dest: /tmp/z, content: \"{{ oops }\"}\n",
+        "- hosts: all\n  tasks:\n    - name: typo in a module\n      fiel: {path: /tmp/tend-untouched, state: touch}\n    - name: typo in a parameter\n      file: {path: /tmp/y, stat: touch}\n    - copy: {dest: /tmp/z, content: \"{{ oops }\"}\n",
     )?;
     let out = p.run(&lab).exec()?;
     out.expect_code(1)?;
@@ -362,13 +362,13 @@ fn compile_errors_stop_before_any_host_is_contacted() -> TestResult {
     out.assert_stderr_contains("did you mean `state`?")?;
     out.assert_stderr_contains("site.yml:7:46")?;
     ensure(!out.stdout.contains("PLAY ["), || "the run started".into())?;
-    ensure(read(&lab, 0, "/tmp/x")?.is_none(), || {
+    ensure(read(&lab, 0, "/tmp/tend-untouched")?.is_none(), || {
         "a host was touched".into()
     })?;
 
     p.file(
         "site.yml",
-        "- hosts: all\n  tasks:\n    - file: {path: /tmp/x\n",
+        "- hosts: all\n  tasks:\n    - file: {path: /tmp/tend-untouched\n",
     )?;
     let out = p.run(&lab).exec()?;
     out.expect_code(1)?;

@@ -167,7 +167,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "setup",
     "pause",
     "script",
-    "assemble",
     "pip",
     "known_hosts",
     "apt_repository",

@@ -781,7 +781,8 @@ fn absent(
 /// Compiles a Python (bytes) regular expression as `re.compile` would read it, for
 /// `re.search` on one line that ends in at most one `\n`.
 pub(crate) fn python_regex(pattern: &str) -> Result<Regex, ModuleError> {
-    let translated = translate_python_regex(pattern);
+    // Python's `$` (without (?m)) also matches before the line's final newline.
+    let translated = crate::pyre::translate_with(pattern, true);
     let build = |unicode: bool| {
         RegexBuilder::new(&translated)
             .unicode(unicode)
@@ -796,120 +797,6 @@ pub(crate) fn python_regex(pattern: &str) -> Result<Regex, ModuleError> {
             e.to_string().lines().last().unwrap_or_default()
         ))
     })
-}
-
-/// Rewrites the spots where Python's syntax means something else to the regex crate.
-fn translate_python_regex(pattern: &str) -> String {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut i = 0;
-    let mut in_class = false;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' if i + 1 < chars.len() => {
-                let next = chars[i + 1];
-                match next {
-                    // Python's \Z is the very end; the regex crate spells it \z.
-                    'Z' => out.push_str("\\z"),
-                    // Word-boundary assertions in the regex crate, plain characters in Python.
-                    '<' | '>' => out.push(next),
-                    _ => {
-                        out.push('\\');
-                        out.push(next);
-                    }
-                }
-                i += 2;
-            }
-            '[' if !in_class => {
-                in_class = true;
-                out.push('[');
-                i += 1;
-                if chars.get(i) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
-                }
-                // A `]` right after the opening is a member in both syntaxes.
-                if chars.get(i) == Some(&']') {
-                    out.push_str("\\]");
-                    i += 1;
-                }
-            }
-            ']' if in_class => {
-                in_class = false;
-                out.push(']');
-                i += 1;
-            }
-            // Nested classes and set operations exist only in the regex crate.
-            '[' | '&' | '~' if in_class => {
-                out.push('\\');
-                out.push(c);
-                i += 1;
-            }
-            '-' if in_class && chars.get(i + 1) == Some(&'-') => {
-                out.push_str("\\-");
-                i += 1;
-            }
-            // Python's `$` (without (?m)) also matches before the line's final newline: the
-            // multi-line `$`, since a line has no other newline.
-            '$' if !in_class => {
-                out.push_str("(?m:$)");
-                i += 1;
-            }
-            '{' if !in_class => {
-                // A repetition only when it reads as one; else a literal brace, as in Python.
-                let close = chars[i + 1..].iter().position(|&c| c == '}');
-                let body: Option<(usize, String)> =
-                    close.map(|n| (n, chars[i + 1..i + 1 + n].iter().collect()));
-                match body {
-                    Some((n, body)) if is_repeat(&body) => {
-                        let body = if body.starts_with(',') {
-                            format!("0{body}")
-                        } else {
-                            body
-                        };
-                        out.push('{');
-                        out.push_str(&body);
-                        out.push('}');
-                        i += n + 2;
-                    }
-                    _ => {
-                        out.push_str("\\{");
-                        i += 1;
-                    }
-                }
-            }
-            '}' if !in_class => {
-                out.push_str("\\}");
-                i += 1;
-            }
-            '(' if !in_class && chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'#') => {
-                // A comment group: dropped.
-                while i < chars.len() && chars[i] != ')' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// `m`, `m,`, `,n`, `m,n` (and `,`), as Python reads `{...}` as a repetition.
-fn is_repeat(body: &str) -> bool {
-    let (lo, hi) = match body.split_once(',') {
-        Some((lo, hi)) => (lo, Some(hi)),
-        None => (body, None),
-    };
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    match hi {
-        None => !lo.is_empty() && digits(lo),
-        Some(hi) => digits(lo) && digits(hi),
-    }
 }
 
 /// Python's `match.expand(template)` for a bytes match: `\1`..`\99`, `\g<n>`, `\g<name>`,
@@ -1024,6 +911,11 @@ fn expand(template: &[u8], re: &Regex, caps: &Captures<'_>) -> Result<Vec<u8>, M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// lineinfile's reading of a pattern: Python's, `$` matching before the line's newline.
+    fn translate_python_regex(pattern: &str) -> String {
+        crate::pyre::translate_with(pattern, true)
+    }
     use crate::testing::{run_module, FakeController};
     use serde_json::json;
     use tend_module_api::args::{from_args, ArgMode};

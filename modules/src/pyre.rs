@@ -1,72 +1,114 @@
 //! Python `re` on the `regex` crate (the engine the template crate's `regex_*` filters use),
-//! for the modules that take Python regular expressions (`replace`, `blockinfile`).
+//! for the modules that take Python regular expressions (`replace`, `blockinfile`,
+//! `lineinfile`).
 //!
-//! [`translate`] rewrites the few spellings where Python and `regex` disagree: a `{` that is
-//! no quantifier is a literal in Python, `{,n}` means `{0,n}`, `\Z` is `\z`, and `[`, `&`, `~`
-//! are plain characters inside a Python class. [`Template`] is `re.sub`'s replacement
-//! template (`\1`, `\g<1>`, `\g<name>`, escapes, octal) with Python's errors, and [`subn`] is
-//! `re.subn` with Python's handling of empty matches. Lookaround and backreferences inside
+//! [`translate`] rewrites the spellings where Python and `regex` disagree: a `{` that is no
+//! quantifier is a literal in Python, `{,n}` means `{0,n}`, `\Z` is `\z`, `\<`/`\>` are plain
+//! characters, `(?#...)` is a comment, and `[`, `&`, `~`, `--` are plain inside a class.
+//! [`Template`] is `re.sub`'s replacement template (`\1`, `\g<1>`, `\g<name>`, escapes, octal)
+//! with Python's errors, and [`subn`] is `re.subn` with Python's handling of empty matches. Lookaround and backreferences inside
 //! the pattern are not supported by the engine and fail to compile.
 
 use regex::{Captures, Regex};
 
 /// Rewrites a Python pattern into the `regex` crate's syntax.
 pub(crate) fn translate(pattern: &str) -> String {
+    translate_with(pattern, false)
+}
+
+/// [`translate`]; with `dollar_before_newline`, a `$` outside a class becomes the multi-line
+/// `$`, which is Python's non-multi-line `$` for a text holding at most one (final) newline
+/// (lineinfile searches line by line).
+pub(crate) fn translate_with(pattern: &str, dollar_before_newline: bool) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
     let mut in_class = false;
     while i < chars.len() {
         let c = chars[i];
-        if c == '\\' {
-            match chars.get(i + 1) {
-                Some('Z') if !in_class => out.push_str("\\z"),
-                Some(&next) => {
-                    out.push('\\');
-                    out.push(next);
-                }
-                None => out.push('\\'),
-            }
-            i += 2;
-            continue;
-        }
-        if in_class {
-            match c {
-                ']' => in_class = false,
-                '[' | '&' | '~' => out.push('\\'),
-                _ => {}
-            }
-            out.push(c);
-            i += 1;
-            continue;
-        }
         match c {
-            '[' => {
+            '\\' if i + 1 < chars.len() => {
+                let next = chars[i + 1];
+                match next {
+                    // Python's \Z is the very end; the regex crate spells it \z.
+                    'Z' => out.push_str("\\z"),
+                    // Word-boundary assertions in the regex crate, plain characters in Python.
+                    '<' | '>' => out.push(next),
+                    _ => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+                i += 2;
+            }
+            '[' if !in_class => {
                 in_class = true;
                 out.push('[');
                 i += 1;
-                // A `]` (after an optional `^`) right at the start is a literal.
                 if chars.get(i) == Some(&'^') {
                     out.push('^');
                     i += 1;
                 }
+                // A `]` right after the opening is a member in both syntaxes.
                 if chars.get(i) == Some(&']') {
                     out.push_str("\\]");
                     i += 1;
                 }
             }
-            '{' => match quantifier(&chars[i..]) {
-                Some((text, len)) => {
-                    out.push_str(&text);
-                    i += len;
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+                i += 1;
+            }
+            // Nested classes and set operations exist only in the regex crate.
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+                i += 1;
+            }
+            '-' if in_class && chars.get(i + 1) == Some(&'-') => {
+                out.push_str("\\-");
+                i += 1;
+            }
+            '$' if !in_class && dollar_before_newline => {
+                out.push_str("(?m:$)");
+                i += 1;
+            }
+            '{' if !in_class => {
+                // A repetition only when it reads as one; else a literal brace, as in Python.
+                let close = chars[i + 1..].iter().position(|&c| c == '}');
+                let body: Option<(usize, String)> =
+                    close.map(|n| (n, chars[i + 1..i + 1 + n].iter().collect()));
+                match body {
+                    Some((n, body)) if is_repeat(&body) => {
+                        let body = if body.starts_with(',') {
+                            format!("0{body}")
+                        } else {
+                            body
+                        };
+                        out.push('{');
+                        out.push_str(&body);
+                        out.push('}');
+                        i += n + 2;
+                    }
+                    _ => {
+                        out.push_str("\\{");
+                        i += 1;
+                    }
                 }
-                None => {
-                    out.push_str("\\{");
+            }
+            '}' if !in_class => {
+                out.push_str("\\}");
+                i += 1;
+            }
+            '(' if !in_class
+                && chars.get(i + 1) == Some(&'?')
+                && chars.get(i + 2) == Some(&'#') =>
+            {
+                // A comment group: dropped.
+                while i < chars.len() && chars[i] != ')' {
                     i += 1;
                 }
-            },
-            '}' => {
-                out.push_str("\\}");
                 i += 1;
             }
             _ => {
@@ -78,21 +120,17 @@ pub(crate) fn translate(pattern: &str) -> String {
     out
 }
 
-/// A Python quantifier `{n}`, `{n,}`, `{,m}`, `{n,m}` at the start of `chars`, in the
-/// `regex` crate's spelling, with its length.
-fn quantifier(chars: &[char]) -> Option<(String, usize)> {
-    let close = chars.iter().position(|&c| c == '}')?;
-    let inner: String = chars[1..close].iter().collect();
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    let text = match inner.split_once(',') {
-        None if !inner.is_empty() && digits(&inner) => format!("{{{inner}}}"),
-        Some((lo, hi)) if digits(lo) && digits(hi) && !(lo.is_empty() && hi.is_empty()) => {
-            let lo = if lo.is_empty() { "0" } else { lo };
-            format!("{{{lo},{hi}}}")
-        }
-        _ => return None,
+/// `m`, `m,`, `,n`, `m,n` (and `,`), as Python reads `{...}` as a repetition.
+fn is_repeat(body: &str) -> bool {
+    let (lo, hi) = match body.split_once(',') {
+        Some((lo, hi)) => (lo, Some(hi)),
+        None => (body, None),
     };
-    Some((text, close + 1))
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    match hi {
+        None => !lo.is_empty() && digits(lo),
+        Some(hi) => digits(lo) && digits(hi),
+    }
 }
 
 /// Compiles a Python pattern; `multiline` and `dotall` are `re.MULTILINE` and `re.DOTALL`.

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use tend_playbook::{Include, IncludeBody, Step};
 
-use crate::events::{Event, Status};
+use crate::events::Event;
 use crate::run::{
-    confirmed, display_name, emit, run_steps, selected, show_free_banner, Flow, HostState,
-    PlayContext, TaskShared,
+    confirmed, display_name, run_steps, selected, show_free_banner, Flow, HostState, PlayContext,
+    TaskShared,
 };
-use crate::task::include_items;
+use crate::task::{fail_task, include_items};
 
 /// The hosts that include one file with one set of parameters.
 struct Group {
@@ -141,25 +141,9 @@ pub(crate) async fn run_include(
 fn fail_include(ctx: &PlayContext<'_>, include: &Include, host: &mut HostState, reason: &str) {
     // The include already counted as ok for this item; a failure replaces that.
     host.stats.ok = host.stats.ok.saturating_sub(1);
-    if host.rescue_depth > 0 {
-        host.stats.rescued += 1;
-    } else {
-        host.stats.failed += 1;
-    }
-    host.failed = true;
     let mut result = Map::new();
     result.insert("changed".into(), false.into());
     result.insert("failed".into(), true.into());
     result.insert("reason".into(), json!(reason));
-    host.last_failure = Some((crate::run::failed_task_value(&include.task), result.clone()));
-    emit(
-        ctx,
-        host,
-        Status::Failed,
-        None,
-        result,
-        Vec::new(),
-        false,
-        false,
-    );
+    fail_task(ctx, &include.task, host, result);
 }

@@ -462,6 +462,16 @@ fn task_handle(
     Ok(Host::new(host.name.clone(), transport))
 }
 
+/// Reports `result` as the task's failure on a host, with the usual counts and `register`.
+pub(crate) fn fail_task(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    result: Map<String, Value>,
+) {
+    TaskRun::Done(ItemOutcome::new(Status::Failed, result)).finish(ctx, task, host);
+}
+
 /// One run of an include's body for a host: one per loop item.
 pub(crate) struct IncludeItem {
     /// `(item=...)` in the `included:` line.

@@ -204,27 +204,15 @@ impl Step {
     /// Every task inside, depth first, the bodies of includes too (for checks that look at
     /// all tasks).
     pub fn tasks(&self) -> Vec<&Task> {
-        match self {
-            Step::Task(t) => vec![t],
-            Step::Block(b) => b
-                .block
-                .iter()
-                .chain(&b.rescue)
-                .chain(&b.always)
-                .flat_map(Step::tasks)
-                .collect(),
-            Step::Include(i) => {
-                let mut tasks = vec![&i.task];
-                if let IncludeBody::Steps(steps) = &i.body {
-                    tasks.extend(steps.iter().flat_map(Step::tasks));
-                }
-                tasks
-            }
-        }
+        self.collect_tasks(true)
     }
 
     /// The tasks `--list-tasks` shows: as Ansible, an include and not what it includes.
     pub fn listed_tasks(&self) -> Vec<&Task> {
+        self.collect_tasks(false)
+    }
+
+    fn collect_tasks(&self, include_bodies: bool) -> Vec<&Task> {
         match self {
             Step::Task(t) => vec![t],
             Step::Block(b) => b
@@ -232,9 +220,15 @@ impl Step {
                 .iter()
                 .chain(&b.rescue)
                 .chain(&b.always)
-                .flat_map(Step::listed_tasks)
+                .flat_map(|s| s.collect_tasks(include_bodies))
                 .collect(),
-            Step::Include(i) => vec![&i.task],
+            Step::Include(i) => {
+                let mut tasks = vec![&i.task];
+                if let (true, IncludeBody::Steps(steps)) = (include_bodies, &i.body) {
+                    tasks.extend(steps.iter().flat_map(|s| s.collect_tasks(true)));
+                }
+                tasks
+            }
         }
     }
 }

@@ -533,12 +533,14 @@ pub(crate) struct TaskShared {
 
 impl TaskShared {
     pub(crate) fn new(ctx: &PlayContext<'_>, hosts: &[HostState]) -> Self {
-        let out: Vec<&str> = hosts
+        // Hosts out of the play; a set, as this runs for every task over every host.
+        let out: std::collections::HashSet<&str> = hosts
             .iter()
             .filter(|h| !h.active())
             .map(|h| h.name.as_str())
+            .chain(ctx.removed.iter().map(String::as_str))
             .collect();
-        let in_play = |h: &&String| !ctx.removed.contains(h) && !out.contains(&h.as_str());
+        let in_play = |h: &&String| !out.contains(h.as_str());
         let (play_hosts, play_batch) = match ctx.play.strategy {
             Strategy::Linear => (
                 ctx.play_hosts_all.iter().filter(in_play).cloned().collect(),

@@ -40,6 +40,17 @@ enum Command {
     Run(RunArgs),
     /// Run one module on the hosts matching a pattern (like the `ansible` command).
     Adhoc(AdhocArgs),
+    /// Show a module's documentation, example and options (like ansible-doc).
+    Doc(DocArgs),
+}
+
+#[derive(Args)]
+struct DocArgs {
+    /// Module names (`copy`, `ansible.builtin.copy`).
+    modules: Vec<String>,
+    /// List every module with its one-line summary.
+    #[arg(short = 'l', long = "list")]
+    list: bool,
 }
 
 /// Options shared by `run` and `adhoc`: where hosts are and how to reach them.
@@ -171,6 +182,7 @@ fn main() -> ExitCode {
         }
     };
     tend_modules::link();
+    tend_custom_modules::link();
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TEND_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
@@ -180,6 +192,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Adhoc(args) => adhoc(args),
+        Command::Doc(args) => doc(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -250,6 +263,36 @@ fn run(args: RunArgs) -> Result<u8> {
     let summary = execute(&playbooks, &inventory, &options, printer.clone())?;
     printer.recap(&summary);
     Ok(summary.exit_code() as u8)
+}
+
+/// `tend doc MODULE...` / `tend doc --list`: documentation read from each module's source.
+fn doc(args: DocArgs) -> Result<u8> {
+    if args.list || args.modules.is_empty() {
+        let names = tend_module_api::module_names();
+        let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+        for name in names {
+            let summary = tend_module_api::documentation(name)
+                .map(|d| d.summary())
+                .unwrap_or_default();
+            println!("{name:width$}  {summary}");
+        }
+        return Ok(0);
+    }
+    let mut out = String::new();
+    for name in &args.modules {
+        let Some(doc) = tend_module_api::documentation(name) else {
+            let known = tend_module_api::module_names();
+            let hint = tend_diag::did_you_mean(name, known.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            bail!("module `{name}` not found{hint}");
+        };
+        out.push_str(&doc.render(name));
+        out.push('\n');
+    }
+    print!("{}", out.trim_end_matches('\n'));
+    println!();
+    Ok(0)
 }
 
 /// `tend adhoc PATTERN -m MODULE -a ARGS`: a one-task playbook, compiled like any other.

@@ -1,8 +1,9 @@
 //! tend's builtin modules. One file per module, each the same shape: a doc header with a YAML
 //! example, `deny_unknown_fields` params, the query → plan → apply impl, and tests.
 //!
-//! Modules register themselves with `tend_module_api::register_module!`; [`link`] exists so the
-//! binary can force this crate to be linked (the registry only sees linked crates).
+//! Modules register themselves with `tend_module_api::register_module!`; `modules!` lists the
+//! files and defines `link()`, which the binary calls so the linker keeps this crate (the
+//! registry only sees linked crates). Builtins use exactly what a custom module crate uses.
 
 mod attrs;
 mod pyre;
@@ -10,20 +11,7 @@ mod pyre;
 #[cfg(test)]
 mod testing;
 
-/// Declares the module files and makes [`link`] refer to each one, so the linker keeps
-/// every module's registration. A module file is listed here and nowhere else.
-macro_rules! builtin_modules {
-    ($($module:ident),* $(,)?) => {
-        $(mod $module;)*
-
-        /// Call once from the binary so the linker keeps this crate's module registrations.
-        pub fn link() {
-            $(std::hint::black_box($module::__tend_link_module as fn());)*
-        }
-    };
-}
-
-builtin_modules![
+tend_module_api::modules![
     assemble,
     assert,
     blockinfile,
@@ -49,3 +37,22 @@ builtin_modules![
     user,
     wait_for,
 ];
+
+#[cfg(test)]
+mod docs {
+    /// `tend doc` reads each module's `//!` header: every builtin has one, with an example.
+    #[test]
+    fn every_module_documents_itself_with_an_example() {
+        let names = tend_module_api::module_names();
+        assert!(names.len() > 20, "modules not registered: {names:?}");
+        for name in names {
+            let doc = tend_module_api::documentation(name).expect("registered");
+            assert!(
+                doc.header.starts_with(&format!("`{name}`")) || doc.header.contains(name),
+                "{name}: the header should name the module"
+            );
+            assert!(!doc.summary().is_empty(), "{name}: no summary");
+            assert!(doc.header.contains("```yaml"), "{name}: no YAML example");
+        }
+    }
+}

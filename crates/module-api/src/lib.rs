@@ -13,10 +13,13 @@
 //! Modules never see SSH: they drive the host through [`Host`], which speaks POSIX `sh`.
 
 pub mod args;
+pub mod doc;
+pub mod executable;
 mod host;
 pub mod mode;
 mod outcome;
 mod registry;
+pub mod testing;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -24,7 +27,7 @@ use serde_json::Value;
 
 pub use host::{FileKind, FileStat, Host, WriteOptions};
 pub use outcome::{Diff, Outcome};
-pub use registry::{lookup, module_names, DynModule, ModuleEntry};
+pub use registry::{documentation, lookup, module_names, DynModule, ModuleEntry, ModuleSource};
 pub use tend_transport::{quote, ExecOutput, ExecRequest, Transport, TransportError};
 
 #[doc(hidden)]
@@ -100,6 +103,17 @@ pub struct Context<'a> {
     pub controller: &'a dyn Controller,
 }
 
+impl Context<'_> {
+    /// A gathered fact by its short name (`distribution`, `fqdn`, `os_family`), as
+    /// `ansible_facts.NAME`; `None` when facts were not gathered or the host has no such fact.
+    pub fn fact(&self, name: &str) -> Option<Value> {
+        match self.controller.eval_expr("ansible_facts") {
+            Ok(Value::Object(mut facts)) => facts.remove(name).filter(|v| !v.is_null()),
+            _ => None,
+        }
+    }
+}
+
 /// Where a module looks for a controller-side file named relatively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchKind {
@@ -162,25 +176,57 @@ impl ModuleError {
     }
 }
 
-/// Registers a module type with the global module registry.
+/// Registers a module type with the global module registry. Use it once in each module
+/// file; the crate lists its module files with [`modules!`].
 ///
 /// ```ignore
 /// tend_module_api::register_module!(FileModule);
 /// ```
 ///
 /// It also defines `__tend_link_module()` in the calling module: the linker only keeps a
-/// registration whose object file something refers to, so the crate that owns the module
-/// takes that function's address (see `tend_modules::link`).
+/// registration whose object file something refers to, so [`modules!`] takes that function's
+/// address from the crate's `link()`.
 #[macro_export]
 macro_rules! register_module {
     ($module:expr) => {
         $crate::__inventory::submit! {
-            $crate::ModuleEntry::new(|| ::std::boxed::Box::new($crate::registry_adapter($module)))
+            $crate::ModuleEntry::new(
+                || ::std::boxed::Box::new($crate::registry_adapter($module)),
+                ::std::module_path!(),
+            )
         }
 
         #[doc(hidden)]
         #[inline(never)]
         pub fn __tend_link_module() {}
+    };
+}
+
+/// Declares a crate's module files (one `src/<name>.rs` each, using [`register_module!`]) and
+/// defines the crate's `pub fn link()`, which the tend binary calls so the linker keeps every
+/// registration. Each file's source text is submitted too: `tend doc` reads the module's
+/// `//!` header and params struct from it. Put it in the crate's `lib.rs`:
+///
+/// ```ignore
+/// tend_module_api::modules![motd, sysfact];
+/// ```
+#[macro_export]
+macro_rules! modules {
+    ($($module:ident),* $(,)?) => {
+        $(
+            mod $module;
+            $crate::__inventory::submit! {
+                $crate::ModuleSource::new(
+                    ::std::concat!(::std::module_path!(), "::", ::std::stringify!($module)),
+                    ::std::include_str!(::std::concat!(::std::stringify!($module), ".rs")),
+                )
+            }
+        )*
+
+        /// Call once from the binary so the linker keeps this crate's module registrations.
+        pub fn link() {
+            $(::std::hint::black_box($module::__tend_link_module as fn());)*
+        }
     };
 }
 

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::args::{self, ArgError, ArgMode};
+use crate::doc::{self, ModuleDoc};
 use crate::{Context, FreeForm, Module, ModuleError, Outcome, Planned};
 
 /// A module with its parameter type erased, as the compiler and executor hold it.
@@ -70,40 +71,90 @@ impl<M: Module> DynModule for Adapter<M> {
 /// One registered module.
 pub struct ModuleEntry {
     make: fn() -> Box<dyn DynModule>,
+    /// `module_path!()` where the module was registered: `tend_modules::copy`. It ties the
+    /// module to its source file's [`ModuleSource`] for `tend doc`.
+    module_path: &'static str,
 }
 
 impl ModuleEntry {
-    pub const fn new(make: fn() -> Box<dyn DynModule>) -> Self {
-        ModuleEntry { make }
+    pub const fn new(make: fn() -> Box<dyn DynModule>, module_path: &'static str) -> Self {
+        ModuleEntry { make, module_path }
     }
 }
 
 inventory::collect!(ModuleEntry);
 
-fn registry() -> &'static BTreeMap<&'static str, Box<dyn DynModule>> {
-    static REGISTRY: OnceLock<BTreeMap<&'static str, Box<dyn DynModule>>> = OnceLock::new();
+/// The text of a module's source file, submitted by [`crate::modules!`] so `tend doc` can read
+/// the module's documentation from it.
+pub struct ModuleSource {
+    module_path: &'static str,
+    source: &'static str,
+}
+
+impl ModuleSource {
+    pub const fn new(module_path: &'static str, source: &'static str) -> Self {
+        ModuleSource {
+            module_path,
+            source,
+        }
+    }
+}
+
+inventory::collect!(ModuleSource);
+
+struct Registered {
+    module: Box<dyn DynModule>,
+    module_path: &'static str,
+}
+
+fn registry() -> &'static BTreeMap<&'static str, Registered> {
+    static REGISTRY: OnceLock<BTreeMap<&'static str, Registered>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         inventory::iter::<ModuleEntry>
             .into_iter()
             .map(|entry| {
                 let module = (entry.make)();
-                (module.name(), module)
+                let registered = Registered {
+                    module,
+                    module_path: entry.module_path,
+                };
+                (registered.module.name(), registered)
             })
             .collect()
     })
 }
 
+fn short_name(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
+}
+
 /// Finds a module by the name a playbook uses: `file`, `ansible.builtin.file` or
 /// `ansible.legacy.file`.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
-    let short = name
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| name.strip_prefix("ansible.legacy."))
-        .unwrap_or(name);
-    registry().get(short).map(|m| m.as_ref())
+    registry().get(short_name(name)).map(|r| r.module.as_ref())
 }
 
 /// Every registered module name, sorted (for "did you mean" and `tend doc`).
 pub fn module_names() -> Vec<&'static str> {
     registry().keys().copied().collect()
+}
+
+/// A module's documentation, read from its source file; `None` for an unknown module.
+/// A module whose crate did not submit its sources (not declared with [`crate::modules!`])
+/// gets an empty one.
+pub fn documentation(name: &str) -> Option<ModuleDoc> {
+    let registered = registry().get(short_name(name))?;
+    let source = inventory::iter::<ModuleSource>
+        .into_iter()
+        .find(|s| s.module_path == registered.module_path);
+    Some(match source {
+        Some(s) => doc::from_source(s.source),
+        None => ModuleDoc {
+            header: format!("`{}`: (no documentation)", registered.module.name()),
+            params: Vec::new(),
+            free_params: false,
+        },
+    })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tend_diag::Diagnostic;
 use tend_module_api::args::{is_template, ArgErrorKind};
-use tend_module_api::FreeForm;
+use tend_module_api::{executable, FreeForm};
 use tend_template::{TemplateError, Templater};
 use tend_yaml::{Node, NodeKind, Span};
 
@@ -313,6 +313,11 @@ struct Compiler<'s> {
     module_defaults: Map<String, Value>,
 }
 
+/// A module name without the `ansible.legacy.` prefix Ansible also accepts for local modules.
+fn library_name(name: &str) -> &str {
+    name.strip_prefix("ansible.legacy.").unwrap_or(name)
+}
+
 /// The text width a node occupies on its first line, for the caret.
 fn node_width(node: &Node) -> usize {
     match &node.kind {
@@ -322,6 +327,35 @@ fn node_width(node: &Node) -> usize {
 }
 
 impl Compiler<'_> {
+    /// Where Ansible looks for modules shipped with the playbook: the current role's
+    /// `library/`, those of the play's roles, the playbook's own `library/`, then
+    /// `ANSIBLE_LIBRARY` (colon-separated).
+    fn library_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let roles = self.role.iter().chain(self.exposed_roles.iter());
+        for dir in roles
+            .map(|r| r.path.join("library"))
+            .chain([self.dir.join("library"), self.playbook_dir.join("library")])
+        {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        if let Some(paths) = std::env::var_os("ANSIBLE_LIBRARY") {
+            dirs.extend(std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()));
+        }
+        dirs
+    }
+
+    /// The `library/` file providing module `name`, if any.
+    fn library_module_path(&self, name: &str) -> Option<PathBuf> {
+        let short = library_name(name);
+        if short.contains('.') {
+            return None;
+        }
+        executable::find_in(&self.library_dirs(), short)
+    }
+
     fn location(&self, span: Span) -> Location {
         Location {
             file: self.file.clone(),
@@ -1599,6 +1633,7 @@ impl Compiler<'_> {
                 || is_meta(n)
                 || IncludeKind::of(n).is_some()
                 || tend_module_api::lookup(name).is_some()
+                || self.library_module_path(name).is_some()
         };
         let name = key.as_str().unwrap_or_default();
         let is_module = names_module(key);
@@ -1772,9 +1807,24 @@ impl Compiler<'_> {
             };
             (key_name.to_string(), key, source)
         };
-        let Some(module) = tend_module_api::lookup(&name) else {
-            self.unknown_module_or_keyword(name_node, &name);
-            return None;
+        let module = match tend_module_api::lookup(&name) {
+            Some(module) => module,
+            None => match self.library_module_path(&name) {
+                Some(path) => match executable::load_static(library_name(&name), &path) {
+                    Ok(module) => module,
+                    Err(e) => {
+                        let d = self
+                            .diag(name_node.span, e.to_string())
+                            .with_width(node_width(name_node));
+                        self.errors.push(d);
+                        return None;
+                    }
+                },
+                None => {
+                    self.unknown_module_or_keyword(name_node, &name);
+                    return None;
+                }
+            },
         };
         let free_form = module.free_form() == FreeForm::RawParams;
         // `module_defaults` first: the task's own arguments override them.

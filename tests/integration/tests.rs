@@ -34,6 +34,8 @@ pub fn all() -> Vec<Case> {
         roles_project_applies_and_is_idempotent,
         block_rescue_always_on_real_hosts,
         adhoc_runs_one_module_on_matching_hosts,
+        custom_module_crate_runs_in_a_playbook,
+        doc_prints_module_documentation_from_source,
     ]
 }
 
@@ -1064,5 +1066,93 @@ fn adhoc_runs_one_module_on_matching_hosts() -> TestResult {
     let failing = adhoc(&["all", "-a", "test -e /nope"])?;
     failing.expect_code(2)?;
     failing.assert_stdout_contains("| FAILED | rc=1 >>")?;
+    Ok(())
+}
+
+/// The example custom module crate (`modules/examples/motd`), linked in through
+/// `tend-custom-modules`, on real hosts: compile-time checks of its params, check mode,
+/// a real run, an idempotent re-run, `--diff`, and facts in its header.
+fn custom_module_crate_runs_in_a_playbook() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file(
+        "typo.yml",
+        "- hosts: all\n  tasks:\n    - motd: {mesage: hi}\n",
+    )?;
+    let typo = p.run(&lab).playbook("typo.yml").exec()?;
+    typo.expect_code(1)?;
+    ensure(
+        typo.stderr.contains("typo.yml:3:") && typo.stderr.contains("mesage"),
+        || format!("typo not reported with its position:\n{}", typo.stderr),
+    )?;
+    p.file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: true
+  tasks:
+    - name: message of the day
+      motd:
+        message: "Managed by tend. {{ inventory_hostname }} serves the web."
+        path: /srv/motd
+      register: m
+    - name: its return values
+      copy: {dest: /srv/motd.lines, content: "{{ m.lines }} {{ m.path }}\n"}
+"#,
+    )?;
+    let check = p.run(&lab).check().diff().exec()?;
+    check.expect_code(0)?;
+    check.assert_stdout_contains("+Managed by tend. h1 serves the web.")?;
+    ensure(read(&lab, 0, "/srv/motd")?.is_none(), || {
+        "check mode wrote the file".into()
+    })?;
+    ensure(check.host("h1")?.changed == 2, || check.stdout.clone())?;
+    let first = p.run(&lab).exec()?;
+    first.expect_code(0)?;
+    ensure(first.host("h2")?.changed == 2, || first.stdout.clone())?;
+    let motd = read(&lab, 1, "/srv/motd")?.context("motd written")?;
+    ensure(
+        motd.starts_with("h2 — Debian ")
+            && motd.ends_with("\n\nManaged by tend. h2 serves the web.\n"),
+        || format!("unexpected motd: {motd:?}"),
+    )?;
+    ensure(
+        read(&lab, 1, "/srv/motd.lines")?.as_deref() == Some("3 /srv/motd\n"),
+        || "return values".into(),
+    )?;
+    let again = p.run(&lab).exec()?;
+    again.expect_code(0)?;
+    ensure(again.host("h1")?.changed == 0, || again.stdout.clone())?;
+    Ok(())
+}
+
+/// `tend doc` reads modules' documentation from their sources, builtin and custom alike.
+fn doc_prints_module_documentation_from_source() -> TestResult {
+    let doc = |args: &[&str]| -> Result<crate::support::Output> {
+        Ok(std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("doc")
+            .args(args)
+            .output()?
+            .into())
+    };
+    let list = doc(&["--list"])?;
+    list.expect_code(0)?;
+    list.assert_stdout_contains("motd ")?;
+    list.assert_stdout_contains("copy ")?;
+    let copy = doc(&["ansible.builtin.copy"])?;
+    copy.expect_code(0)?;
+    copy.assert_stdout_contains("> ansible.builtin.copy")?;
+    copy.assert_stdout_contains("```yaml")?;
+    copy.assert_stdout_contains("= dest\n")?;
+    copy.assert_stdout_contains("- force\n")?;
+    copy.assert_stdout_contains("aliases: [thirsty]")?;
+    let motd = doc(&["motd"])?;
+    motd.expect_code(0)?;
+    motd.assert_stdout_contains("choices: [present, absent]")?;
+    let missing = doc(&["cpoy"])?;
+    missing.expect_code(1)?;
+    ensure(missing.stderr.contains("did you mean `copy`"), || {
+        missing.stderr.clone()
+    })?;
     Ok(())
 }

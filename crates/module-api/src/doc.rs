@@ -164,8 +164,15 @@ fn parse_fields(source: &str, body: &str) -> Vec<ParamDoc> {
     let mut docs: Vec<String> = Vec::new();
     let mut attrs = String::new();
     let mut pending: Option<String> = None;
+    let mut open_attr = false;
     for raw in body.lines() {
         let line = raw.trim();
+        if open_attr {
+            // An attribute rustfmt spread over several lines.
+            attrs.push_str(line);
+            open_attr = !line.ends_with(']');
+            continue;
+        }
         if let Some(decl) = pending.as_mut() {
             // A field whose type spans lines: gather until the top-level comma.
             decl.push(' ');
@@ -182,6 +189,7 @@ fn parse_fields(source: &str, body: &str) -> Vec<ParamDoc> {
             docs.push(doc.strip_prefix(' ').unwrap_or(doc).to_string());
         } else if line.starts_with("#[") {
             attrs.push_str(line);
+            open_attr = !line.ends_with(']');
         } else if line.is_empty() || line.starts_with("//") {
             continue;
         } else if field_complete(line) {
@@ -489,6 +497,12 @@ pub struct DemoParams {
     pub map: Option<
         std::collections::BTreeMap<String, String>,
     >,
+    #[serde(
+        default = "yes",
+        alias = "mime",
+        alias = "mime-type"
+    )]
+    pub get_mime: bool,
 }
 
 impl Module for Demo {
@@ -511,7 +525,8 @@ impl Module for Demo {
                 "marker",
                 "groups",
                 "_raw_params",
-                "map"
+                "map",
+                "get_mime"
             ]
         );
         let name = &doc.params[0];
@@ -529,6 +544,9 @@ impl Module for Demo {
         assert_eq!(doc.params[4].ty, "list of str");
         assert!(!doc.params[4].required);
         assert_eq!(doc.params[6].ty, "dict");
+        assert_eq!(doc.params[7].name, "get_mime");
+        assert_eq!(doc.params[7].aliases, ["mime", "mime-type"]);
+        assert_eq!(doc.params[7].default.as_deref(), Some("true"));
     }
 
     #[test]

@@ -175,7 +175,7 @@ impl Report {
         self.lines.iter().any(|(k, _)| k == flag)
     }
 
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.lines
             .iter()
             .filter(move |(k, _)| k == key)

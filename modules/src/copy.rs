@@ -35,9 +35,15 @@
 //! content (from empty for a new file; binary or larger than 104448 bytes: a note instead),
 //! and changed attributes.
 //!
-//! With `remote_src: yes`, `src` is a file on the host (read, then written like `content`).
-//! Not supported yet: a directory as `src` (recursive copy). `validate` runs on
-//! the host against the temporary file before it replaces the destination.
+//! A directory as `src` is copied recursively, as Ansible does: `src: site/` copies what is in
+//! `site`, `src: site` the directory itself; `local_follow` (default yes) copies what symlinks
+//! point to; `directory_mode` sets the mode of the directories (the umask's default without
+//! it); `mode`, `owner` and `group` apply to every file. The result then has `dest` and `src`
+//! (or, for a tree of one file, that file's values); the diff shows every changed file.
+//!
+//! With `remote_src: yes`, `src` is a file on the host (read, then written like `content`);
+//! a directory there is not supported yet. `validate` runs on the host against the temporary
+//! file before it replaces the destination.
 
 use std::path::Path;
 
@@ -52,6 +58,7 @@ use tend_module_api::{
 };
 
 use crate::attrs::{self, AttrChange, AttrDiff, Entry, Ids, Probe, Wanted};
+use crate::copy_tree::{self, TreeAction, TreeObserved};
 
 /// Ansible's `max_diff_size`: larger files are not diffed.
 pub(crate) const MAX_DIFF_SIZE: usize = 104_448;
@@ -89,6 +96,12 @@ pub struct CopyParams {
     pub remote_src: bool,
     /// A command (with `%s` for the new file) that must accept it before it is put in place.
     pub validate: Option<String>,
+    /// For a directory `src`: the mode of the directories the copy makes (and of the source's
+    /// directories, made or not); otherwise the umask's default.
+    pub directory_mode: Option<ModeArg>,
+    /// For a directory `src`: copy what symlinks inside it point to, not the links.
+    #[serde(default = "yes")]
+    pub local_follow: bool,
 }
 
 /// `content`: text as given; a mapping or list (a templated variable) becomes JSON, and a
@@ -175,11 +188,24 @@ impl CopyParams {
     }
 }
 
+/// What `copy` observed: one file, or a directory tree.
+#[derive(Debug)]
+pub enum CopyObserved {
+    File(Box<ContentObserved>),
+    Tree(TreeObserved),
+}
+
+#[derive(Debug)]
+pub enum CopyAction {
+    File(ContentAction),
+    Tree(TreeAction),
+}
+
 #[async_trait]
 impl Module for CopyModule {
     type Params = CopyParams;
-    type Observed = ContentObserved;
-    type Action = ContentAction;
+    type Observed = CopyObserved;
+    type Action = CopyAction;
 
     const NAME: &'static str = "copy";
 
@@ -187,8 +213,16 @@ impl Module for CopyModule {
         &self,
         params: &CopyParams,
         ctx: &Context<'_>,
-    ) -> Result<ContentObserved, ModuleError> {
+    ) -> Result<CopyObserved, ModuleError> {
         check_validate(params.validate.as_deref())?;
+        copy_tree::check_directory_mode(params.directory_mode.as_ref())?;
+        if let (Some(src), None, false) = (&params.src, &params.content, params.remote_src) {
+            let path = ctx.controller.find_file(SearchKind::Files, src)?;
+            if path.is_dir() {
+                let tree = copy_tree::query(params, &path, src.ends_with('/'), ctx).await?;
+                return Ok(CopyObserved::Tree(tree));
+            }
+        }
         let (content, src_mode) = match (&params.src, &params.content) {
             (Some(_), Some(_)) => {
                 return Err(ModuleError::failed(
@@ -219,30 +253,36 @@ impl Module for CopyModule {
                 })?;
                 (content, Some(stat.mode))
             }
-            (Some(src), None) => {
-                let path = ctx.controller.find_file(SearchKind::Files, src)?;
-                if src.ends_with('/') || path.is_dir() {
-                    return Err(ModuleError::failed(format!(
-                        "copying a directory (src: {src}) is not supported yet"
-                    )));
-                }
-                read_local(&path)?
-            }
+            (Some(src), None) => read_local(&ctx.controller.find_file(SearchKind::Files, src)?)?,
         };
         if params.mode == Some(ModeArg::Preserve) && src_mode.is_none() {
             return Err(ModuleError::failed(
                 "mode=preserve needs src (there is no file to take the mode from)",
             ));
         }
-        query_content(&params.spec(), content, src_mode, ctx).await
+        query_content(&params.spec(), content, src_mode, ctx)
+            .await
+            .map(|file| CopyObserved::File(Box::new(file)))
     }
 
     fn plan(
         &self,
         params: &CopyParams,
-        observed: ContentObserved,
+        observed: CopyObserved,
         ctx: &Context<'_>,
-    ) -> Result<Planned<ContentAction>, ModuleError> {
+    ) -> Result<Planned<CopyAction>, ModuleError> {
+        let observed = match observed {
+            CopyObserved::File(file) => *file,
+            CopyObserved::Tree(tree) => {
+                return Ok(match copy_tree::plan(params, tree, ctx)? {
+                    Planned::Done(outcome) => Planned::Done(outcome),
+                    Planned::Change { action, preview } => Planned::Change {
+                        action: CopyAction::Tree(action),
+                        preview,
+                    },
+                })
+            }
+        };
         if let Some(expected) = &params.checksum {
             if !expected.eq_ignore_ascii_case(&observed.checksum) {
                 return Err(ModuleError::failed(format!(
@@ -251,16 +291,25 @@ impl Module for CopyModule {
                 )));
             }
         }
-        plan_content(&params.spec(), observed, ctx)
+        Ok(match plan_content(&params.spec(), observed, ctx)? {
+            Planned::Done(outcome) => Planned::Done(outcome),
+            Planned::Change { action, preview } => Planned::Change {
+                action: CopyAction::File(action),
+                preview,
+            },
+        })
     }
 
     async fn apply(
         &self,
         _params: &CopyParams,
-        action: ContentAction,
+        action: CopyAction,
         ctx: &Context<'_>,
     ) -> Result<Outcome, ModuleError> {
-        apply_content(action, ctx).await
+        match action {
+            CopyAction::File(action) => apply_content(action, ctx).await,
+            CopyAction::Tree(action) => copy_tree::apply(action, ctx).await,
+        }
     }
 }
 
@@ -516,6 +565,11 @@ fn plan_content_with(
     if let Some(entry) = current {
         preview.values.extend(attrs::path_info(entry));
     }
+    if content_changed {
+        // Ansible's copy action returns only `changed` (and the diff) when check mode stops
+        // it before the upload: a registered result has no `dest`, `checksum`, ...
+        preview.values.clear();
+    }
     let action = if content_changed {
         let mut prepare = String::new();
         if spec.dest.ends_with('/') && !observed.parent_exists {
@@ -674,17 +728,20 @@ mod tests {
         };
         assert!(preview.changed);
         assert_eq!(preview.diffs, vec![Diff::content("/etc/motd", "", "hi\n")]);
-        assert_eq!(preview.values["checksum"], sha1_hex(b"hi\n"));
+        // Check mode reports no values for an upload, as Ansible's copy action.
+        assert!(preview.values.is_empty(), "{:?}", preview.values);
         let ContentAction::Write {
             content,
             options,
             prepare,
+            outcome,
             ..
         } = action
         else {
             panic!("expected a write")
         };
         assert_eq!(content, b"hi\n");
+        assert_eq!(outcome.values["checksum"], sha1_hex(b"hi\n"));
         assert_eq!(options, WriteOptions::default());
         assert_eq!(prepare, None);
     }
@@ -945,10 +1002,16 @@ mod tests {
             .await
             .expect_err("no src");
         assert!(e.to_string().contains("could not find"), "{e}");
-        let e = run(json!({"src": ".", "dest": "/tmp/x"}), &controller, false)
-            .await
-            .expect_err("dir src");
-        assert!(e.to_string().contains("not supported yet"), "{e}");
+        let tree = dir.path().join("tree");
+        let out = run(
+            json!({"src": "./", "dest": tree.to_string_lossy()}),
+            &controller,
+            false,
+        )
+        .await
+        .expect("dir src");
+        assert!(out.changed);
+        assert!(tree.join("app.conf").is_file(), "tree copied");
         let missing = dir
             .path()
             .join("no/such/file")

@@ -6,6 +6,7 @@
 //! registry only sees linked crates). Builtins use exactly what a custom module crate uses.
 
 mod attrs;
+mod copy_tree;
 mod pyre;
 
 #[cfg(test)]

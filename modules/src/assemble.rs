@@ -57,8 +57,11 @@ pub struct AssembleParams {
     /// Accepted for compatibility (vault files are not decrypted on hosts anyway).
     #[serde(default = "yes")]
     pub decrypt: bool,
+    /// Permissions of the file: octal (`"0644"`) or symbolic (`u=rw,g=r`).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Accepted for compatibility; ignored.
     #[serde(default)]

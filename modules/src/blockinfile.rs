@@ -103,8 +103,10 @@ pub struct BlockinfileParams {
     pub backup: bool,
     /// A command checking the new file before it is put in place; `%s` is its path.
     pub validate: Option<String>,
+    /// Replaces `{mark}` in `marker` on the opening line.
     #[serde(default = "begin")]
     pub marker_begin: String,
+    /// Replaces `{mark}` in `marker` on the closing line.
     #[serde(default = "end")]
     pub marker_end: String,
     /// A blank line after the block, unless one is there or the block ends the file.
@@ -113,8 +115,11 @@ pub struct BlockinfileParams {
     /// A blank line before the block, unless one is there or the block starts the file.
     #[serde(default)]
     pub prepend_newline: bool,
+    /// Permissions of the file: octal (`"0644"`) or symbolic (`u=rw,g=r`).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Accepted; writes are always atomic.
     #[serde(default, rename = "unsafe_writes")]

@@ -62,6 +62,7 @@ pub struct CommandParams {
     pub removes: Option<String>,
     /// Data for the command's standard input.
     pub stdin: Option<String>,
+    /// Add a newline to the end of `stdin` data.
     #[serde(default = "yes")]
     pub stdin_add_newline: bool,
     /// Strip trailing newlines from stdout and stderr.

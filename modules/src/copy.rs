@@ -78,7 +78,9 @@ pub struct CopyParams {
     pub content: Option<Content>,
     /// Octal, symbolic, or `preserve` (src's mode).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Replace a file whose content differs; `no` only creates missing files.
     #[serde(default = "yes", alias = "thirsty")]

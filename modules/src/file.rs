@@ -113,6 +113,7 @@ pub struct FileParams {
     pub modification_time: Option<String>,
     /// Only used with explicit times, which are not supported yet.
     pub access_time_format: Option<String>,
+    /// `strftime` format of `modification_time` (default `%Y%m%d%H%M.%S`).
     pub modification_time_format: Option<String>,
 }
 

@@ -54,6 +54,13 @@ mod docs {
             );
             assert!(!doc.summary().is_empty(), "{name}: no summary");
             assert!(doc.header.contains("```yaml"), "{name}: no YAML example");
+            for param in &doc.params {
+                assert!(
+                    !param.doc.is_empty(),
+                    "{name}: parameter `{}` has no doc comment",
+                    param.name
+                );
+            }
         }
     }
 }

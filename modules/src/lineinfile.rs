@@ -109,8 +109,11 @@ pub struct LineinfileParams {
     pub backup: bool,
     /// A command checking the new file (`%s`) before it replaces the old one.
     pub validate: Option<String>,
+    /// Permissions of the file: octal (`"0644"`) or symbolic (`u=rw,g=r`).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Accepted; writes are always atomic.
     #[serde(default)]

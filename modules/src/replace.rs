@@ -66,8 +66,11 @@ pub struct ReplaceParams {
     pub validate: Option<String>,
     /// The file's character encoding: `utf-8` (default) or `latin-1`.
     pub encoding: Option<String>,
+    /// Permissions of the file: octal (`"0644"`) or symbolic (`u=rw,g=r`).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Accepted; writes are always atomic.
     #[serde(default, rename = "unsafe_writes")]

@@ -49,6 +49,7 @@ pub struct ShellParams {
     pub executable: Option<String>,
     /// Data for the command's standard input.
     pub stdin: Option<String>,
+    /// Add a newline to the end of `stdin` data.
     #[serde(default = "yes")]
     pub stdin_add_newline: bool,
     /// Strip trailing newlines from stdout and stderr.

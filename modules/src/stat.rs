@@ -75,6 +75,7 @@ pub struct StatParams {
     /// Compute `checksum` for regular files.
     #[serde(default = "yes")]
     pub get_checksum: bool,
+    /// Digest for `stat.checksum`: md5, sha1 (default), sha224, sha256, sha384, sha512.
     #[serde(default, alias = "checksum", alias = "checksum_algo")]
     pub checksum_algorithm: ChecksumAlgorithm,
     /// Accepted for compatibility; ignored.

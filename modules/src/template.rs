@@ -48,7 +48,9 @@ pub struct TemplateParams {
     pub dest: String,
     /// Octal, symbolic, or `preserve` (the template file's mode).
     pub mode: Option<ModeArg>,
+    /// User that should own the file (name or uid).
     pub owner: Option<String>,
+    /// Group that should own the file (name or gid).
     pub group: Option<String>,
     /// Replace a file whose content differs; `no` only creates missing files.
     #[serde(default = "yes")]
@@ -73,10 +75,15 @@ pub struct TemplateParams {
     pub validate: Option<String>,
     /// Custom Jinja delimiters: not supported yet.
     pub block_start_string: Option<String>,
+    /// The string ending a block (`%}`).
     pub block_end_string: Option<String>,
+    /// The string starting a print statement (`{{`).
     pub variable_start_string: Option<String>,
+    /// The string ending a print statement (`}}`).
     pub variable_end_string: Option<String>,
+    /// The string starting a comment (`{#`).
     pub comment_start_string: Option<String>,
+    /// The string ending a comment (`#}`).
     pub comment_end_string: Option<String>,
 }
 

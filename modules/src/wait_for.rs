@@ -79,6 +79,7 @@ pub struct WaitForParams {
     pub path: Option<String>,
     /// Python regular expression the file must match.
     pub search_regex: Option<String>,
+    /// `present`/`started`: the path or port appears; `absent`/`stopped`: it goes away.
     #[serde(default)]
     pub state: WaitState,
     /// Seconds to wait before the first check.
@@ -97,6 +98,7 @@ pub struct WaitForParams {
     pub msg: Option<String>,
     /// For `drained` (not supported yet).
     pub active_connection_states: Option<Vec<String>>,
+    /// For `drained` (not supported yet).
     pub exclude_hosts: Option<Vec<String>>,
 }
 

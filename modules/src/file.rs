@@ -52,8 +52,11 @@
 //! `state`, `mode`, `owner`, `group`, `uid`, `gid` and `size`. The diff lists `path`, and
 //! `state`, `src`, `mode`, `owner`, `group` where they change.
 //!
-//! Not supported yet: explicit `access_time`/`modification_time` values (only `now` and
-//! `preserve`), SELinux and `attributes`.
+//! Explicit `access_time`/`modification_time` values are read with their `*_format` (Python
+//! `strptime` directives `%Y %y %m %d %H %M %S`) as a local time of the host, which converts
+//! them; they change the path only when its times differ (the diff shows `atime`/`mtime`).
+//!
+//! Not supported yet: SELinux and `attributes`.
 
 use std::collections::BTreeMap;
 
@@ -107,11 +110,13 @@ pub struct FileParams {
     /// Follow a symlink at `path` (and its target gets the attributes).
     #[serde(default = "yes")]
     pub follow: bool,
-    /// `now` or `preserve` (default `now` for `touch`, else `preserve`).
+    /// `now`, `preserve` or a time in `access_time_format` (default `now` for `touch`, else
+    /// `preserve`).
     pub access_time: Option<String>,
-    /// `now` or `preserve` (default `now` for `touch`, else `preserve`).
+    /// `now`, `preserve` or a time in `modification_time_format` (default `now` for `touch`,
+    /// else `preserve`).
     pub modification_time: Option<String>,
-    /// Only used with explicit times, which are not supported yet.
+    /// `strftime` format of `access_time` (default `%Y%m%d%H%M.%S`).
     pub access_time_format: Option<String>,
     /// `strftime` format of `modification_time` (default `%Y%m%d%H%M.%S`).
     pub modification_time_format: Option<String>,
@@ -145,6 +150,11 @@ pub struct FileObserved {
     dir_empty: bool,
     /// `recurse`: everything below the directory, with its path.
     tree: Vec<(String, Entry)>,
+    /// Explicit `access_time`/`modification_time` as the host's epoch seconds.
+    want_atime: Option<i64>,
+    want_mtime: Option<i64>,
+    /// With explicit times: the path's current (atime, mtime).
+    times: Option<(f64, f64)>,
 }
 
 /// A script that makes the change and ends with a probe of the result (`final`).
@@ -196,6 +206,7 @@ impl Module for FileModule {
         }
         script.push_str("printf 'path:%s\\n' \"$p\"; ");
         script.push_str(&attrs::probe("p", "p"));
+        script.push_str(&times_query(params));
         script.push_str(attrs::umask());
         if params.state != Some(FileState::Absent) {
             script.push_str(&attrs::lookup_ids(
@@ -250,6 +261,9 @@ impl Module for FileModule {
             abs_src,
             dir_empty: report.has("dir.empty"),
             tree,
+            want_atime: report.get("want.atime").and_then(|e| e.trim().parse().ok()),
+            want_mtime: report.get("want.mtime").and_then(|e| e.trim().parse().ok()),
+            times: report.get("times").and_then(parse_times),
         })
     }
 
@@ -279,47 +293,222 @@ impl Module for FileModule {
 
 tend_module_api::register_module!(FileModule);
 
-/// `access_time`/`modification_time`: whether each is set to now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Ansible's default format for `access_time`/`modification_time`.
+const DEFAULT_TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
+
+/// One of `access_time`/`modification_time` as the task gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimeArg {
+    Preserve,
+    Now,
+    /// A local date and time on the host, `YYYY-MM-DD HH:MM:SS` (what `date -d` reads).
+    At(String),
+}
+
+impl TimeArg {
+    /// Parses the value with its `strftime` format, as Ansible's `get_timestamp_for_time`.
+    fn parse(value: Option<&str>, format: Option<&str>, default_now: bool) -> Result<TimeArg, ModuleError> {
+        match value {
+            None if default_now => Ok(TimeArg::Now),
+            None | Some("preserve") => Ok(TimeArg::Preserve),
+            Some("now") => Ok(TimeArg::Now),
+            Some(text) => {
+                let format = format.unwrap_or(DEFAULT_TIME_FORMAT);
+                strptime(text, format).map(TimeArg::At).map_err(|why| {
+                    ModuleError::failed(format!(
+                        "Error while obtaining timestamp for time {text} using format {format}: {why}"
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Python's `time.strptime` for the directives a timestamp needs (`%Y %y %m %d %H %M %S %j`
+/// are not all: `%Y %y %m %d %H %M %S %%`), giving `YYYY-MM-DD HH:MM:SS`; fields the format
+/// leaves out are 1900-01-01 00:00:00, as in Python.
+fn strptime(text: &str, format: &str) -> Result<String, String> {
+    let mismatch = || format!("time data '{text}' does not match format '{format}'");
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second) = (1900u32, 1u32, 1u32, 0u32, 0u32, 0u32);
+    let mut rest = text;
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            rest = rest.strip_prefix(c).ok_or_else(mismatch)?;
+            continue;
+        }
+        let directive = chars.next().ok_or_else(mismatch)?;
+        let max_digits = match directive {
+            'Y' => 4,
+            'y' | 'm' | 'd' | 'H' | 'M' | 'S' => 2,
+            '%' => {
+                rest = rest.strip_prefix('%').ok_or_else(mismatch)?;
+                continue;
+            }
+            other => return Err(format!("the format directive %{other} is not supported by tend")),
+        };
+        let digits = rest.chars().take(max_digits).take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(mismatch());
+        }
+        let value: u32 = rest[..digits].parse().map_err(|_| mismatch())?;
+        rest = &rest[digits..];
+        match directive {
+            'Y' => year = value,
+            'y' => year = if value < 69 { 2000 + value } else { 1900 + value },
+            'm' => month = value,
+            'd' => day = value,
+            'H' => hour = value,
+            'M' => minute = value,
+            _ => second = value,
+        }
+    }
+    if !rest.is_empty() {
+        return Err(format!("unconverted data remains: {rest}"));
+    }
+    let valid = (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second < 62;
+    if !valid {
+        return Err(mismatch());
+    }
+    Ok(format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"))
+}
+
+/// What to do with one timestamp, once the host said what the wanted time is in its zone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stamp {
+    Keep,
+    Now,
+    Epoch(i64),
+}
+
+/// `access_time`/`modification_time`, resolved against the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Times {
-    atime: bool,
-    mtime: bool,
+    atime: Stamp,
+    mtime: Stamp,
+    /// The path's current (atime, mtime), with their fractions; `None` for a new path.
+    current: Option<(f64, f64)>,
 }
 
 impl Times {
-    fn from_params(params: &FileParams, state: FileState) -> Result<Times, ModuleError> {
+    fn from_params(params: &FileParams, state: FileState, observed: &FileObserved) -> Result<Times, ModuleError> {
         // Ansible's keep_backward_compatibility_on_timestamps: only touch defaults to now.
-        let parse = |value: Option<&str>, name: &str| match value {
-            None => Ok(state == FileState::Touch),
-            Some("now") => Ok(true),
-            Some("preserve") => Ok(false),
-            Some(other) => Err(ModuleError::failed(format!(
-                "{name}={other} is not supported yet (only `now` and `preserve` are)"
-            ))),
+        let touch = state == FileState::Touch;
+        let atime = TimeArg::parse(params.access_time.as_deref(), params.access_time_format.as_deref(), touch)?;
+        let mtime = TimeArg::parse(
+            params.modification_time.as_deref(),
+            params.modification_time_format.as_deref(),
+            touch,
+        )?;
+        let resolve = |arg: TimeArg, epoch: Option<i64>| match arg {
+            TimeArg::Preserve => Ok(Stamp::Keep),
+            TimeArg::Now => Ok(Stamp::Now),
+            TimeArg::At(local) => epoch
+                .map(Stamp::Epoch)
+                .ok_or_else(|| ModuleError::failed(format!("the host could not read the time {local}"))),
         };
-        // The formats only matter for explicit times, which are refused above.
-        let _ = (&params.access_time_format, &params.modification_time_format);
         Ok(Times {
-            atime: parse(params.access_time.as_deref(), "access_time")?,
-            mtime: parse(params.modification_time.as_deref(), "modification_time")?,
+            atime: resolve(atime, observed.want_atime)?,
+            mtime: resolve(mtime, observed.want_mtime)?,
+            current: observed.times,
         })
     }
 
+    /// Whether the times change (`now` always does).
     fn any(self) -> bool {
-        self.atime || self.mtime
+        let differs = |stamp: Stamp, current: Option<f64>| match stamp {
+            Stamp::Keep => false,
+            Stamp::Now => true,
+            Stamp::Epoch(e) => current != Some(e as f64),
+        };
+        let (a, m) = match self.current {
+            Some((a, m)) => (Some(a), Some(m)),
+            None => (None, None),
+        };
+        differs(self.atime, a) || differs(self.mtime, m)
     }
 
     /// `touch` for an existing path, never creating one.
     fn script(self, path_expr: &str, no_deref: bool) -> String {
-        let which = match (self.atime, self.mtime) {
-            (true, true) => "",
-            (true, false) => "-a ",
-            (false, true) => "-m ",
-            (false, false) => return String::new(),
-        };
+        if !self.any() {
+            return String::new();
+        }
         let h = if no_deref { "-h " } else { "" };
-        format!("touch -c {which}{h}-- {path_expr}; ")
+        match (self.atime, self.mtime) {
+            (Stamp::Now, Stamp::Now) => format!("touch -c {h}-- {path_expr}; "),
+            (atime, mtime) => {
+                let one = |flag: &str, stamp: Stamp| match stamp {
+                    Stamp::Keep => String::new(),
+                    Stamp::Now => format!("touch -c {flag} {h}-- {path_expr}; "),
+                    Stamp::Epoch(e) => format!("touch -c {flag} -d @{e} {h}-- {path_expr}; "),
+                };
+                format!("{}{}", one("-a", atime), one("-m", mtime))
+            }
+        }
     }
+
+    /// Ansible's diff of changed times (`mtime`/`atime` before and after, as floats).
+    fn diff(self, diff: &mut AttrDiff) {
+        let Some((atime, mtime)) = self.current else {
+            return;
+        };
+        let float = |f: f64| {
+            let text = f.to_string();
+            if text.contains('.') { text } else { format!("{text}.0") }
+        };
+        if let Stamp::Epoch(e) = self.mtime {
+            if mtime != e as f64 {
+                diff.pair("mtime", float(mtime), float(e as f64));
+            }
+        }
+        if let Stamp::Epoch(e) = self.atime {
+            if atime != e as f64 {
+                diff.pair("atime", float(atime), float(e as f64));
+            }
+        }
+    }
+}
+
+/// The shell commands that print what the query needs for explicit times: the wanted times as
+/// the host's epoch seconds, and the path's current times with their fractions.
+fn times_query(params: &FileParams) -> String {
+    let mut script = String::new();
+    let explicit = [
+        ("want.atime", params.access_time.as_deref(), params.access_time_format.as_deref()),
+        ("want.mtime", params.modification_time.as_deref(), params.modification_time_format.as_deref()),
+    ];
+    for (key, value, format) in explicit {
+        if let Ok(TimeArg::At(local)) = TimeArg::parse(value, format, false) {
+            script.push_str(&format!(
+                "if e=$(date -d {} +%s 2>/dev/null); then printf '{key}:%s\\n' \"$e\"; fi; ",
+                quote(&local)
+            ));
+        }
+    }
+    if !script.is_empty() {
+        script.push_str("if [ -e \"$p\" ]; then stat -L -c 'times:%X|%x|%Y|%y' -- \"$p\"; fi; ");
+    }
+    script
+}
+
+/// Parses `times:` (`%X|%x|%Y|%y`): whole seconds, then the fraction from the readable form.
+fn parse_times(line: &str) -> Option<(f64, f64)> {
+    let parts: Vec<&str> = line.split('|').collect();
+    let [asec, aread, msec, mread] = parts[..] else {
+        return None;
+    };
+    let with_fraction = |secs: &str, readable: &str| -> Option<f64> {
+        let whole: i64 = secs.trim().parse().ok()?;
+        let fraction = readable
+            .split_whitespace()
+            .nth(1)
+            .and_then(|t| t.split_once('.'))
+            .map(|(_, f)| format!("0.{f}"))
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Some(whole as f64 + fraction)
+    };
+    Some((with_fraction(asec, aread)?, with_fraction(msec, mread)?))
 }
 
 /// Everything `plan` works from, after following a symlink where the state asks for it.
@@ -367,7 +556,7 @@ fn plan(
             "src option requires state to be 'link' or 'hard'",
         ));
     }
-    let times = Times::from_params(params, state)?;
+    let times = Times::from_params(params, state, &observed)?;
     match state {
         FileState::Absent => Ok(plan_absent(&observed)),
         FileState::File => plan_file(params, &observed, times),
@@ -458,6 +647,7 @@ fn plan_file(
     }
     let mut diff = AttrDiff::new(&target.path);
     diff.attrs(Some(&entry.stat), &change_attrs);
+    times.diff(&mut diff);
     let script = format!(
         "{}{}{}",
         set_result_var(&target.path),
@@ -527,6 +717,7 @@ fn plan_directory(
         return Ok(unchanged("path", &target.path, Some(entry)));
     }
     diff.attrs(Some(&entry.stat), &top);
+    times.diff(&mut diff);
     let script = format!(
         "{}{}{below}{}",
         set_result_var(&target.path),
@@ -607,6 +798,7 @@ fn plan_touch(
         Some(entry) => {
             let change = attrs::changes(&entry.stat, &wanted, &observed.ids, observed.umask)?;
             diff.attrs(Some(&entry.stat), &change);
+            times.diff(&mut diff);
             (false, change)
         }
     };
@@ -1034,7 +1226,61 @@ mod tests {
             Planned::Done(_)
         ));
         let p = params(json!({"path": "/t", "state": "touch", "access_time": "202401010000.00"}));
-        assert!(plan(&p, observed("/t", None), false).is_err());
+        assert!(plan(&p, observed("/t", None), false).is_err(), "no epoch from the host");
+    }
+
+    #[test]
+    fn explicit_times_change_only_what_differs() {
+        let p = params(
+            json!({"path": "/t", "state": "file", "modification_time": "202401010000.00"}),
+        );
+        let mut o = observed("/t", Some(entry(FileKind::File, 0o644)));
+        o.want_mtime = Some(1_704_067_200);
+        o.times = Some((5.0, 1_704_067_200.0));
+        assert!(matches!(
+            plan(&p, o.clone(), false).expect("same"),
+            Planned::Done(_)
+        ));
+        o.times = Some((5.0, 1_704_067_200.5));
+        let (action, preview) = expect_change(plan(&p, o, false).expect("differs"));
+        assert!(
+            action.script.contains("touch -c -m -d @1704067200 -- \"$r\""),
+            "{}",
+            action.script
+        );
+        assert!(
+            preview.diffs[0].after.contains("mtime: 1704067200.0"),
+            "{:?}",
+            preview.diffs
+        );
+        let bad = params(json!({"path": "/t", "state": "touch", "access_time": "2024"}));
+        let err = plan(&bad, observed("/t", None), false).expect_err("bad format");
+        assert!(
+            err.to_string().contains(
+                "Error while obtaining timestamp for time 2024 using format %Y%m%d%H%M.%S"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn strptime_reads_pythons_directives() {
+        assert_eq!(
+            strptime("202301021530.45", DEFAULT_TIME_FORMAT).as_deref(),
+            Ok("2023-01-02 15:30:45")
+        );
+        assert_eq!(
+            strptime("2024-05-06 07:08:09", "%Y-%m-%d %H:%M:%S").as_deref(),
+            Ok("2024-05-06 07:08:09")
+        );
+        assert_eq!(strptime("24/5/6", "%y/%m/%d").as_deref(), Ok("2024-05-06 00:00:00"));
+        assert!(strptime("2024", DEFAULT_TIME_FORMAT).is_err());
+        assert!(strptime("202413011200.00", DEFAULT_TIME_FORMAT).is_err());
+        assert!(strptime("2024", "%s").is_err());
+        assert_eq!(
+            parse_times("1700000000|2023-11-14 22:13:20.250000000 +0000|1600000000|2020-09-13 12:26:40.000000000 +0000"),
+            Some((1_700_000_000.25, 1_600_000_000.0))
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!
 //! Returns `stat` with Ansible's keys: `exists` (alone when nothing is there), `path`, `mode`
 //! (`"0644"`), `isdir`, `ischr`, `isblk`, `isreg`, `isfifo`, `islnk`, `issock`, `uid`, `gid`,
-//! `size`, `inode`, `dev`, `nlink`, `atime`, `mtime`, `ctime` (whole seconds), the `rusr` ...
+//! `size`, `inode`, `dev`, `nlink`, `atime`, `mtime`, `ctime` (floats, as Python's), the `rusr` ...
 //! `xoth` permission flags, `isuid`, `isgid`, `blocks`, `block_size`, `device_type`,
 //! `readable`/`writeable`/`executable` (for the connecting or become user), `pw_name` and
 //! `gr_name` when the ids have names, `lnk_source`/`lnk_target` for a symlink, and `checksum`
@@ -103,6 +103,8 @@ pub struct StatObserved {
     writeable: bool,
     executable: bool,
     checksum: Option<String>,
+    /// (atime, mtime, ctime) as Python's float `st_*time`, fractions included.
+    times: Option<(f64, f64, f64)>,
 }
 
 pub struct StatModule;
@@ -129,6 +131,11 @@ impl Module for StatModule {
             "if [ -r \"$p\" ]; then echo can.r; fi; if [ -w \"$p\" ]; then echo can.w; fi; \
              if [ -x \"$p\" ]; then echo can.x; fi; ",
         );
+        // Nanosecond times, of the link itself or (following) of its target.
+        let l = if params.follow { "-L " } else { "" };
+        script.push_str(&format!(
+            "if [ -e \"$p\" ] || [ -L \"$p\" ]; then stat {l}-c 'times:%.9X|%.9Y|%.9Z' -- \"$p\" 2>/dev/null || true; fi; "
+        ));
         if params.get_checksum {
             let sum = attrs::checksum("p", params.checksum_algorithm.tool());
             if params.follow {
@@ -157,6 +164,7 @@ impl Module for StatModule {
             writeable: report.has("can.w"),
             executable: report.has("can.x"),
             checksum: report.get("sum").map(str::to_string),
+            times: report.get("times").and_then(parse_times),
         })
     }
 
@@ -184,6 +192,18 @@ impl Module for StatModule {
 tend_module_api::register_module!(StatModule);
 
 /// The `stat` dictionary, keyed and ordered as Ansible's `format_output` and `main`.
+/// `SECONDS.NANOSECONDS` three times, as Python computes `st_mtime`: `sec + nsec * 1e-9`.
+fn parse_times(line: &str) -> Option<(f64, f64, f64)> {
+    let one = |text: &str| -> Option<f64> {
+        let (sec, nsec) = text.trim().split_once('.')?;
+        let sec: i64 = sec.parse().ok()?;
+        let nsec: i64 = nsec.parse().ok()?;
+        Some(sec as f64 + nsec as f64 * 1e-9)
+    };
+    let mut parts = line.split('|');
+    Some((one(parts.next()?)?, one(parts.next()?)?, one(parts.next()?)?))
+}
+
 fn stat_values(observed: &StatObserved) -> Map<String, Value> {
     let mut out = Map::new();
     let Some(entry) = &observed.entry else {
@@ -213,9 +233,15 @@ fn stat_values(observed: &StatObserved) -> Map<String, Value> {
     put("inode", entry.inode.into());
     put("dev", entry.dev.into());
     put("nlink", entry.nlink.into());
-    put("atime", entry.atime.into());
-    put("mtime", st.mtime.into());
-    put("ctime", entry.ctime.into());
+    // Python's float times; whole seconds when the host's stat cannot print fractions.
+    let (atime, mtime, ctime) = observed.times.unwrap_or((
+        entry.atime as f64,
+        st.mtime as f64,
+        entry.ctime as f64,
+    ));
+    put("atime", atime.into());
+    put("mtime", mtime.into());
+    put("ctime", ctime.into());
     put("wusr", bit(0o200));
     put("rusr", bit(0o400));
     put("xusr", bit(0o100));
@@ -312,7 +338,7 @@ mod tests {
         assert_eq!(s["checksum"], sha1_hex(b"hello"));
         assert_eq!(s["readable"], true);
         assert!(s["pw_name"].is_string());
-        assert!(s["mtime"].as_i64().is_some_and(|t| t > 0));
+        assert!(s["mtime"].as_f64().is_some_and(|t| t > 0.0));
 
         let s = stat(json!({"path": f, "checksum_algorithm": "sha256", "get_mime": false})).await;
         assert_eq!(

@@ -69,6 +69,9 @@ pub trait Module: Send + Sync + 'static {
     /// Whether the module can predict its changes. One that cannot is skipped in check mode,
     /// as Ansible skips modules without check-mode support.
     const SUPPORTS_CHECK_MODE: bool = true;
+    /// Runs once per play batch, for the first host only (Ansible's `BYPASS_HOST_LOOP`, as
+    /// `pause` has): like `run_once`, but the result stays with that host.
+    const BYPASS_HOST_LOOP: bool = false;
 
     /// Observes the host. Must not change anything on it.
     async fn query(

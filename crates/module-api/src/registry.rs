@@ -16,6 +16,10 @@ use crate::{Context, FreeForm, Module, ModuleError, Outcome, Planned};
 pub trait DynModule: Send + Sync {
     fn name(&self) -> &'static str;
     fn free_form(&self) -> FreeForm;
+    /// See [`Module::BYPASS_HOST_LOOP`].
+    fn bypass_host_loop(&self) -> bool {
+        false
+    }
     /// Checks playbook arguments against the typed params before any host is contacted.
     /// Template strings count as "any value of the right type".
     fn check_args(&self, args: &Value) -> Result<(), ArgError>;
@@ -34,6 +38,10 @@ impl<M: Module> DynModule for Adapter<M> {
 
     fn free_form(&self) -> FreeForm {
         M::FREE_FORM
+    }
+
+    fn bypass_host_loop(&self) -> bool {
+        M::BYPASS_HOST_LOOP
     }
 
     fn check_args(&self, args: &Value) -> Result<(), ArgError> {

@@ -5,6 +5,7 @@
 //! binary can force this crate to be linked (the registry only sees linked crates).
 
 mod attrs;
+mod http;
 mod pyre;
 
 #[cfg(test)]
@@ -31,14 +32,19 @@ builtin_modules![
     copy,
     debug,
     fail,
+    fetch,
     file,
+    find,
+    get_url,
     getent,
     group,
     include_vars,
     lineinfile,
+    pause,
     ping,
     raw,
     replace,
+    script,
     set_fact,
     setup,
     shell,
@@ -46,6 +52,8 @@ builtin_modules![
     stat,
     template,
     tempfile,
+    unarchive,
+    uri,
     user,
     wait_for,
 ];

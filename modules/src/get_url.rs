@@ -296,6 +296,16 @@ fn base_values(params: &GetUrlParams, dest: &str) -> Map<String, Value> {
     v
 }
 
+/// What Ansible's `url_get` returns for a 304: no checksums.
+fn not_modified_values(params: &GetUrlParams, dest: &str, elapsed: u64) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("url".into(), http::mask_url(&params.url).into());
+    v.insert("dest".into(), dest.into());
+    v.insert("status_code".into(), 304.into());
+    v.insert("elapsed".into(), elapsed.into());
+    v
+}
+
 fn fail(msg: impl Into<String>, values: Map<String, Value>) -> ModuleError {
     ModuleError::Failed {
         msg: msg.into(),
@@ -463,8 +473,7 @@ impl Module for GetUrlModule {
             // Check mode: Ansible's HEAD request decides.
             let dest = &observed.final_dest;
             if head.status == 304 {
-                let mut values = base_values(params, dest);
-                values.insert("status_code".into(), 304.into());
+                let values = not_modified_values(params, dest, 0);
                 let mut outcome = Outcome::ok().with_msg(head.msg());
                 outcome.values = values;
                 return Ok(Planned::Done(outcome));
@@ -594,9 +603,7 @@ impl GetUrlModule {
         }
         if response.status == 304 {
             let _ = ctx.host.sh(&cleanup(&tmp)).await;
-            let mut values = base_values(params, &params.dest);
-            values.insert("elapsed".into(), elapsed.into());
-            values.insert("status_code".into(), 304.into());
+            let mut values = not_modified_values(params, &params.dest, elapsed);
             values.extend(attrs::path_info_on(ctx.host, &params.dest).await?);
             let mut outcome = Outcome::ok().with_msg(response.msg());
             outcome.values = values;

@@ -37,6 +37,7 @@ builtin_modules![
     find,
     get_url,
     getent,
+    git,
     group,
     include_vars,
     lineinfile,
@@ -56,4 +57,5 @@ builtin_modules![
     uri,
     user,
     wait_for,
+    wait_for_connection,
 ];

@@ -621,7 +621,7 @@ mod tests {
         assert!(glob_match("*.txt", "dir/a.txt"));
         assert!(glob_match("dir", "dir"));
         assert!(!glob_match("dir", "dir/x"));
-        assert!(excluded("skip/", &["skip/".to_string()]));
+        assert!(excluded("skip", &["skip/".to_string()]));
         assert!(is_zip_magic_hex("504b0304"));
     }
 

@@ -151,7 +151,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "systemd",
     "systemd_service",
     "ini_file",
-    "git",
     "archive",
     "cron",
     "mount",
@@ -166,7 +165,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "apt_key",
     "timezone",
     "locale_gen",
-    "wait_for_connection",
     "add_host",
     "group_by",
 ];

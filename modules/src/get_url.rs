@@ -127,6 +127,9 @@ pub struct GetUrlObserved {
     final_dest: String,
     final_exists: bool,
     final_parent_exists: bool,
+    /// `tmp_dest` as the check-mode query found it: `None` (unset or a directory), else
+    /// whether something that is not a directory is there.
+    tmp_dest_bad: Option<bool>,
     /// When a user or group is missing in check mode.
     warnings: Vec<String>,
 }
@@ -422,7 +425,20 @@ impl Module for GetUrlModule {
                 "if [ -e \"$p\" ]; then echo exists; fi; \
                  if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent; fi; ",
             );
+            if let Some(td) = &params.tmp_dest {
+                script.push_str(&attrs::assign("td", td));
+                script.push_str(
+                    "if [ ! -d \"$td\" ]; then if [ -e \"$td\" ]; then echo td.file; else echo td.missing; fi; fi; ",
+                );
+            }
             let report = attrs::run(ctx.host, &script).await?;
+            observed.tmp_dest_bad = if report.has("td.file") {
+                Some(true)
+            } else if report.has("td.missing") {
+                Some(false)
+            } else {
+                None
+            };
             observed.final_exists = report.has("exists");
             observed.final_parent_exists = report.has("parent");
             observed.final_dest = final_dest;
@@ -481,12 +497,23 @@ impl Module for GetUrlModule {
             if let Some(e) = response_failure(params, dest, head) {
                 return Err(e);
             }
+            if let (Some(is_file), Some(td)) = (observed.tmp_dest_bad, &params.tmp_dest) {
+                let mut values = Map::new();
+                values.insert("elapsed".into(), 0.into());
+                return Err(fail(
+                    if is_file {
+                        format!("{td} is a file but should be a directory.")
+                    } else {
+                        format!("{td} directory does not exist.")
+                    },
+                    values,
+                ));
+            }
             if !observed.final_exists && !observed.final_parent_exists {
                 let parent = dest.rsplit_once('/').map_or(".", |(p, _)| p);
-                return Err(fail(
-                    format!("Destination {parent} does not exist"),
-                    base_values(params, dest),
-                ));
+                let mut values = base_values(params, dest);
+                values.insert("checksum_src".into(), crate::copy::sha1_hex(b"").into());
+                return Err(fail(format!("Destination {parent} does not exist"), values));
             }
             let mut values = base_values(params, dest);
             // The sum of HEAD's (empty) body, as Ansible reports it.

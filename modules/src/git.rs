@@ -582,7 +582,7 @@ impl Module for GitModule {
 tend_module_api::register_module!(GitModule);
 
 /// Ansible's `prepared` diff: text shown as is.
-fn prepared(text: &str) -> Diff {
+pub(crate) fn prepared(text: &str) -> Diff {
     Diff {
         before_header: String::new(),
         after_header: String::new(),

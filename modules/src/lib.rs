@@ -43,6 +43,7 @@ builtin_modules![
     lineinfile,
     pause,
     ping,
+    pip,
     raw,
     replace,
     script,

@@ -647,6 +647,9 @@ mod tests {
         assert_eq!(v["content_type"], "application/problem+json; charset=utf-8");
         assert_eq!(v["redirected"], false);
         assert_eq!(v["msg"], "HTTP Error 302: Found");
+        assert!(v.get("cookies").is_none(), "urllib gives no cookies for an HTTPError");
+        let ok = Response { status: 200, ..r.clone() };
+        let v = response_values(&p, &ok, 0);
         assert_eq!(v["cookies"], json!({"s": "1", "t": "2"}));
         assert_eq!(v["cookies_string"], "s=1; t=2");
         assert!(is_json(&r));

@@ -159,7 +159,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "authorized_key",
     "include_vars",
     "setup",
-    "pip",
     "known_hosts",
     "apt_repository",
     "apt_key",

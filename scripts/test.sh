@@ -11,6 +11,17 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# get_url/uri run curl on the hosts; git and unarchive's xz/bz2 archives need their tools.
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
+command -v zip >/dev/null 2>&1 || need+=(zip)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+# The pip case builds wheels and a venv on the hosts with the system python.
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+/usr/bin/python3 -c 'import setuptools, wheel' >/dev/null 2>&1 || need+=(python3-setuptools python3-wheel)
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # The conformance tests compare tend with ansible-playbook from a venv (ansible-core from
 # PyPI); lab hosts run Ansible's modules with this machine's /usr/bin/python3.
 # TEND_ANSIBLE_PLAYBOOK, if set, names an ansible-playbook to use instead.

@@ -117,6 +117,21 @@ pub(crate) fn tree(tag: &str, var: &str) -> String {
     format!("find \"${var}\" -exec stat -c '{tag}.tree:{STAT_FORMAT}|%n' -- {{}} + || exit 1; ")
 }
 
+/// Prints `TAG.tree:` lines (read with [`Report::tree`]) for each of `paths` (already quoted
+/// shell words), not following symlinks; missing paths are skipped.
+pub(crate) fn stat_each(tag: &str, paths: &str) -> String {
+    format!("stat -c '{tag}.tree:{STAT_FORMAT}|%n' -- {paths} 2>/dev/null || true; ")
+}
+
+/// Like [`tree`] with extra `find` options before the expression (`-L` goes first, depth
+/// limits after the path), tolerating unreadable directories: `find`'s complaints stay on
+/// stderr for the caller to read, and its exit status is ignored.
+pub(crate) fn tree_with(tag: &str, var: &str, before: &str, after: &str) -> String {
+    format!(
+        "find {before} \"${var}\" {after} -exec stat -c '{tag}.tree:{STAT_FORMAT}|%n' -- {{}} + || true; "
+    )
+}
+
 /// Looks up the uid/gid of owner and group *names* (numbers need no lookup), printing
 /// `owner.id:`/`owner.missing` and `group.id:`/`group.missing`.
 pub(crate) fn lookup_ids(owner: Option<&str>, group: Option<&str>) -> String {

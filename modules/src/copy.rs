@@ -124,7 +124,7 @@ impl<'de> Deserialize<'de> for Content {
 }
 
 /// `json.dumps` layout (`{"a": 1, "b": [1, 2]}`), so files match what Ansible writes.
-fn python_json(value: &Value) -> Result<String, serde_json::Error> {
+pub(crate) fn python_json(value: &Value) -> Result<String, serde_json::Error> {
     use serde::Serialize;
     struct PythonStyle;
     impl serde_json::ser::Formatter for PythonStyle {

@@ -7,6 +7,7 @@
 
 mod attrs;
 mod copy_tree;
+mod http;
 mod pyre;
 
 #[cfg(test)]
@@ -20,14 +21,21 @@ tend_module_api::modules![
     copy,
     debug,
     fail,
+    fetch,
     file,
+    find,
+    get_url,
     getent,
+    git,
     group,
     include_vars,
     lineinfile,
+    pause,
     ping,
+    pip,
     raw,
     replace,
+    script,
     set_fact,
     setup,
     shell,
@@ -35,8 +43,11 @@ tend_module_api::modules![
     stat,
     template,
     tempfile,
+    unarchive,
+    uri,
     user,
     wait_for,
+    wait_for_connection,
 ];
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub enum ChecksumAlgorithm {
 
 impl ChecksumAlgorithm {
     /// The coreutils/BusyBox tool computing it.
-    fn tool(self) -> &'static str {
+    pub(crate) fn tool(self) -> &'static str {
         match self {
             ChecksumAlgorithm::Md5 => "md5sum",
             ChecksumAlgorithm::Sha1 => "sha1sum",

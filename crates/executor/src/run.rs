@@ -435,7 +435,9 @@ pub(crate) fn run_steps<'a>(
                             .zip(scope)
                             .map(|(h, s)| *s && h.active())
                             .collect();
-                        if task.run_once && ctx.play.strategy == Strategy::Linear {
+                        if (task.run_once || bypasses_host_loop(task))
+                            && ctx.play.strategy == Strategy::Linear
+                        {
                             run_once(ctx, task, hosts, scope).await;
                         } else {
                             let name = display_name(ctx, task);
@@ -581,6 +583,12 @@ impl TaskShared {
     }
 }
 
+/// Modules that declare `BYPASS_HOST_LOOP` (`pause`): they run for the first host only,
+/// like `run_once`, but their result stays with that host unless `run_once` is set.
+fn bypasses_host_loop(task: &Task) -> bool {
+    matches!(&task.module, Action::Module(module) if module.bypass_host_loop())
+}
+
 /// `run_once`: the first host in scope runs the task; what it registers and sets is given
 /// to every other host, and a failure fails them all, as in Ansible.
 async fn run_once(ctx: &PlayContext<'_>, task: &Task, hosts: &mut [HostState], scope: &[bool]) {
@@ -595,6 +603,9 @@ async fn run_once(ctx: &PlayContext<'_>, task: &Task, hosts: &mut [HostState], s
         Box::pin(run_task(ctx, task, host, play_hosts))
     })
     .await;
+    if !task.run_once {
+        return;
+    }
     let runner = &hosts[first];
     let failed = runner.failed;
     let set: Vec<(String, Value)> = runner

@@ -79,10 +79,7 @@ fn raw_task_vars(
         ("ansible_play_name", json!(ctx.play.name)),
         ("ansible_check_mode", json!(ctx.options.check)),
         ("ansible_diff_mode", json!(ctx.options.diff)),
-        (
-            "playbook_dir",
-            json!(ctx.playbook.dir.display().to_string()),
-        ),
+        ("playbook_dir", json!(absolute_dir(&ctx.playbook.dir))),
         ("omit", json!(OMIT)),
     ];
     for (k, v) in magic {
@@ -92,6 +89,19 @@ fn raw_task_vars(
         vars.insert("hostvars".into(), hostvars.clone());
     }
     vars
+}
+
+/// `playbook_dir` as Ansible gives it: absolute (`site.yml` in the current directory has an
+/// empty parent, which would make `{{ playbook_dir }}/x` point at the root).
+fn absolute_dir(dir: &std::path::Path) -> String {
+    if dir.is_absolute() {
+        return dir.display().to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) if dir.as_os_str().is_empty() => cwd.display().to_string(),
+        Ok(cwd) => cwd.join(dir).display().to_string(),
+        Err(_) => dir.display().to_string(),
+    }
 }
 
 /// Variables with templated values resolved. Registered results hold module output

@@ -1,0 +1,2 @@
+echo "pwd=$(pwd) args=$*" >> /srv/sc/out/where.log
+echo "in $(pwd)"

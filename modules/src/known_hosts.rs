@@ -20,7 +20,8 @@
 //! (`ssh-keygen -R`). `hash_host` hashes the host field (`|1|salt|hash`, HMAC-SHA1 with a
 //! random salt) before comparing; an already hashed entry is not re-hashed. The key is first
 //! checked to name the host (`ssh-keygen -F` on a temporary file). The file is rewritten
-//! through a temporary file in its directory renamed over it (a new file is `0600`).
+//! through a temporary file in its directory renamed over it (a new file gets the umask's
+//! default mode).
 //!
 //! Returns the parameters (`name`, `key`, `path`, `hash_host`, `state`); the diff shows the
 //! file before and after (before `/dev/null` for a missing file).
@@ -270,14 +271,10 @@ impl Module for KnownHostsModule {
                     .await?;
             }
             KnownAction::Write(content) => {
-                let exists = ctx.host.stat(&path, true).await?.is_some();
-                // A new file from Python's NamedTemporaryFile is 0600.
-                let options = WriteOptions {
-                    mode: (!exists).then(|| "0600".to_string()),
-                    ..WriteOptions::default()
-                };
+                // A new file gets the umask's default mode (Ansible's atomic_move), an existing
+                // one keeps its mode and owner.
                 ctx.host
-                    .write_file_atomic(&path, content.as_bytes(), &options)
+                    .write_file_atomic(&path, content.as_bytes(), &WriteOptions::default())
                     .await?;
             }
         }
@@ -458,7 +455,8 @@ fn plan_with(
         return Ok(Planned::Done(outcome));
     }
     outcome.changed = true;
-    if want_diff {
+    // An empty diff (a whole host removed with ssh-keygen -R) shows nothing, as in Ansible.
+    if want_diff && diff.before != diff.after {
         outcome.diffs.push(diff);
     }
     if check_mode {

@@ -42,6 +42,7 @@ builtin_modules![
     known_hosts,
     lineinfile,
     locale_gen,
+    mount,
     ping,
     raw,
     replace,

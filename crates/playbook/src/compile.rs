@@ -155,7 +155,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "uri",
     "unarchive",
     "archive",
-    "mount",
     "fetch",
     "find",
     "include_vars",

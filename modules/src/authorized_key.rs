@@ -742,7 +742,7 @@ fn plan_with(
     let content = existing.serialize();
     let mut outcome = described(params, &observed, &keyfile);
     outcome.changed = true;
-    if want_diff {
+    if want_diff && before != content {
         outcome.diffs.push(Diff {
             before_header: format!("before: {keyfile}"),
             after_header: format!("after: {filename}"),

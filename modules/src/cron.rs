@@ -720,7 +720,7 @@ fn plan_with(
         return Ok(Planned::Done(outcome));
     }
     let after = tab.render();
-    if want_diff {
+    if want_diff && before_text != after {
         outcome.diffs.push(Diff::content(&header, before_text, after.clone()));
     }
     Ok(Planned::Change {

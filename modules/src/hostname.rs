@@ -181,8 +181,8 @@ impl Module for HostnameModule {
                if [ -n {want_ctl} ] || [ -e /run/systemd/system/ ]; then \
                  for k in transient static; do \
                    if v=$(hostnamectl --$k status 2>/dev/null); then printf '%s:%s\\n' $k \"$v\"; \
-                   else rc=$?; e=$(hostnamectl --$k status 2>&1 >/dev/null | head -n 1); \
-                   printf '%s.rc:%s\\n%s.err:%s\\n' $k $rc $k \"$e\"; fi; done; fi; fi; \
+                   else rc=$?; printf '%s.rc:%s\\n' $k $rc; \
+                   hostnamectl --$k status 2>&1 >/dev/null | sed \"s/^/$k.err:/\"; fi; done; fi; fi; \
              n=$(uname -n); f=$n; \
              for w in $(getent hosts \"$n\" 2>/dev/null | head -n 1 | cut -d ' ' -f 2- | tr -s ' \\t' '  '); do \
                case \"$w\" in *.*) f=$w; break;; esac; done; printf 'fqdn:%s\\n' \"$f\"; \
@@ -196,6 +196,21 @@ impl Module for HostnameModule {
         );
         let out = ctx.host.sh_ok(&script).await?;
         let report = attrs::Report::parse(&out.stdout);
+        let text = out.stdout_lossy();
+        // Ansible's message carries hostnamectl's whole stderr, newline included.
+        let stderr_of = |k: &str| {
+            let tag = format!("{k}.err:");
+            let lines: Vec<&str> = text
+                .lines()
+                .take_while(|l| *l != attrs::CONTENT_MARKER)
+                .filter_map(|l| l.strip_prefix(tag.as_str()))
+                .collect();
+            if lines.is_empty() {
+                String::new()
+            } else {
+                format!("{}\n", lines.join("\n"))
+            }
+        };
         Ok(HostnameObserved {
             os_id: report.get("id").unwrap_or_default().to_string(),
             systemd_booted: report.has("systemd"),
@@ -208,8 +223,7 @@ impl Module for HostnameModule {
             static_name: report.get("static").map(|s| s.trim().to_string()),
             ctl_error: ["transient", "static"].iter().find_map(|k| {
                 let rc = report.get(&format!("{k}.rc"))?;
-                let err = report.get(&format!("{k}.err")).unwrap_or_default();
-                Some((rc.to_string(), err.to_string()))
+                Some((rc.to_string(), stderr_of(k)))
             }),
             fqdn: report.get("fqdn").unwrap_or_default().to_string(),
         })

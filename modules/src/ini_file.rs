@@ -663,7 +663,8 @@ fn plan_with(
         .with_value("path", path.clone());
     outcome.values.extend(observed.path_info.clone());
     outcome.changed = edited.changed;
-    if want_diff {
+    // Ansible returns the diff every time; its output shows only a real difference.
+    if want_diff && before != after {
         outcome.diffs.push(Diff {
             before_header: format!("before: {path} (content)"),
             after_header: format!("after: {path} (content)"),

@@ -271,6 +271,15 @@ impl Module for KnownHostsModule {
                     .await?;
             }
             KnownAction::Write(content) => {
+                let dir = ctx
+                    .host
+                    .sh(&format!("[ -d \"$(dirname -- {})\" ]", quote(&path)))
+                    .await?;
+                if !dir.success() {
+                    return Err(ModuleError::failed(format!(
+                        "Failed to write to file '{path}': [Errno 2] No such file or directory"
+                    )));
+                }
                 // A new file gets the umask's default mode (Ansible's atomic_move), an existing
                 // one keeps its mode and owner.
                 ctx.host

@@ -22,6 +22,7 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 /usr/bin/python3 -c 'import setuptools, wheel' >/dev/null 2>&1 || need+=(python3-setuptools python3-wheel)
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v crontab >/dev/null 2>&1 || need+=(cron)
 # The conformance tests compare tend with ansible-playbook from a venv (ansible-core from
 # PyPI); lab hosts run Ansible's modules with this machine's /usr/bin/python3.
 # TEND_ANSIBLE_PLAYBOOK, if set, names an ansible-playbook to use instead.
@@ -45,7 +46,7 @@ if [ -z "${TEND_ANSIBLE_PLAYBOOK:-}" ] && [ ! -x "$venv/bin/ansible-playbook" ];
   echo "creating $venv with ansible-core"
   # On failure the conformance tests say why: skipped with a notice locally, failed under CI.
   { python3 -m venv --clear "$venv" &&
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20' passlib; } ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20' 'ansible>=10,<13' passlib; } ||
     echo "warning: could not install ansible-core into $venv" >&2
 fi
 if [ -z "${TEND_ANSIBLE_PLAYBOOK:-}" ] && [ -x "$venv/bin/ansible-playbook" ]; then
@@ -53,6 +54,11 @@ if [ -z "${TEND_ANSIBLE_PLAYBOOK:-}" ] && [ -x "$venv/bin/ansible-playbook" ]; t
   "$venv/bin/python" -c 'import passlib' >/dev/null 2>&1 ||
     "$venv/bin/python" -m pip install -q --disable-pip-version-check passlib ||
     echo "warning: could not install passlib into $venv" >&2
+  # The `ansible` package brings the collections (ansible.posix, community.general) whose
+  # modules tend also provides (authorized_key, ini_file, sysctl, ...).
+  "$venv/bin/python" -c 'import ansible_collections.ansible.posix' >/dev/null 2>&1 ||
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check 'ansible-core>=2.17,<2.20' 'ansible>=10,<13' ||
+    echo "warning: could not install the ansible collections into $venv" >&2
   TEND_ANSIBLE_PLAYBOOK="$(cd "$venv/bin" && pwd)/ansible-playbook"
   export TEND_ANSIBLE_PLAYBOOK
 fi

@@ -132,14 +132,33 @@ fn registry() -> &'static BTreeMap<&'static str, Registered> {
     })
 }
 
+/// Modules whose Ansible home is a collection other than `ansible.builtin`, by their full
+/// names (Ansible's builtin routing sends the short names there too).
+const COLLECTION_NAMES: &[&str] = &[
+    "ansible.posix.authorized_key",
+    "ansible.posix.mount",
+    "ansible.posix.sysctl",
+    "community.general.ini_file",
+    "community.general.locale_gen",
+    "community.general.timezone",
+];
+
+/// The registry's name for a module: without `ansible.builtin.`/`ansible.legacy.`, and the
+/// short name of the collection modules tend provides.
 fn short_name(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| {
+            COLLECTION_NAMES
+                .contains(&name)
+                .then(|| name.rsplit('.').next())
+                .flatten()
+        })
         .unwrap_or(name)
 }
 
 /// Finds a module by the name a playbook uses: `file`, `ansible.builtin.file` or
-/// `ansible.legacy.file`.
+/// `ansible.legacy.file`; for the modules of [`COLLECTION_NAMES`], also their full name.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
     registry().get(short_name(name)).map(|r| r.module.as_ref())
 }

@@ -15,55 +15,115 @@ const FREE_FORM_KEYS: &[&str] = &[
     "strip_empty_ends",
 ];
 
-/// Splits an argument string into words, keeping quoted text and `{{ }}`/`{% %}` together.
+/// Ansible's `split_args`: splits on spaces and newlines, keeping quoted text and
+/// `{{ }}`/`{% %}`/`{# #}` blocks together. Whitespace is kept where [`join_args`] needs it to
+/// rebuild the original text: a run of spaces stays on the word before it, and a newline
+/// ends the word before it (`\` at the end of a line joins it with the next, outside quotes).
 pub fn split_args(args: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    let mut jinja_depth = 0usize;
-    let mut chars = args.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if quote.is_some() => {
-                word.push(c);
-                if let Some(next) = chars.next() {
-                    word.push(next);
+    let mut params: Vec<String> = Vec::new();
+    if args.is_empty() {
+        return params;
+    }
+    let items: Vec<&str> = args.split('\n').collect();
+    let mut quote_char: Option<char> = None;
+    let (mut print_depth, mut block_depth, mut comment_depth) = (0usize, 0usize, 0usize);
+    for (item_idx, item) in items.iter().enumerate() {
+        let mut line_continuation = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                match params.last_mut() {
+                    Some(last) => last.push(' '),
+                    None => params.push(" ".into()),
+                }
+                continue;
+            }
+            let inside_before = quote_char.is_some();
+            if token == "\\" && !inside_before {
+                line_continuation = true;
+                continue;
+            }
+            quote_char = quote_state(token, quote_char);
+            let inside = quote_char.is_some();
+            let in_block = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            let mut appended = false;
+            if inside && !inside_before && !in_block {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_block || inside || inside_before {
+                let spacer = if idx > 0 && !(idx == 0 && inside_before) {
+                    " "
+                } else {
+                    ""
+                };
+                match params.last_mut() {
+                    Some(last) => {
+                        last.push_str(spacer);
+                        last.push_str(token);
+                    }
+                    None => params.push(token.to_string()),
+                }
+                appended = true;
+            }
+            for (depth, open, close) in [
+                (&mut print_depth, "{{", "}}"),
+                (&mut block_depth, "{%", "%}"),
+                (&mut comment_depth, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = jinja_depth(token, before, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
                 }
             }
-            '\'' | '"' if jinja_depth == 0 => {
-                match quote {
-                    Some(q) if q == c => quote = None,
-                    None => quote = Some(c),
-                    Some(_) => {}
-                }
-                word.push(c);
+            let in_block = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            if !in_block && !inside && !appended && !token.is_empty() {
+                params.push(token.to_string());
             }
-            '{' if matches!(chars.peek(), Some('{' | '%' | '#')) => {
-                jinja_depth += 1;
-                word.push(c);
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
+        }
+        if items.len() > 1 && item_idx != items.len() - 1 && !line_continuation {
+            match params.last_mut() {
+                Some(last) => last.push('\n'),
+                None => params.push("\n".into()),
             }
-            '}' | '%' | '#' if jinja_depth > 0 && chars.peek() == Some(&'}') => {
-                jinja_depth -= 1;
-                word.push(c);
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            c if c.is_whitespace() && quote.is_none() && jinja_depth == 0 => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
         }
     }
-    if !word.is_empty() {
-        words.push(word);
+    params
+}
+
+/// Ansible's `_get_quote_state`: the quote still open after `token`.
+fn quote_state(token: &str, mut quote_char: Option<char>) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
+            match quote_char {
+                Some(q) if q == c => quote_char = None,
+                Some(_) => {}
+                None => quote_char = Some(c),
+            }
+        }
+        prev = Some(c);
     }
-    words
+    quote_char
+}
+
+/// Ansible's `_count_jinja2_blocks`.
+fn jinja_depth(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let opened = token.matches(open).count();
+    let closed = token.matches(close).count();
+    (depth + opened).saturating_sub(closed)
+}
+
+/// Ansible's `join_args`: the words of [`split_args`] back into the original text.
+pub fn join_args(words: &[String]) -> String {
+    let mut result = String::new();
+    for word in words {
+        if !result.is_empty() && !result.ends_with('\n') {
+            result.push(' ');
+        }
+        result.push_str(word);
+    }
+    result
 }
 
 /// Strips one pair of matching outer quotes.
@@ -104,15 +164,18 @@ pub fn parse_kv(args: &str, free_form: bool) -> Map<String, Value> {
     let mut options = Map::new();
     let mut raw = Vec::new();
     for word in split_args(args) {
-        match kv_split(&word) {
+        match kv_split(word.trim()) {
             Some((key, value)) if !free_form || FREE_FORM_KEYS.contains(&key) => {
-                options.insert(key.to_string(), Value::String(unquote(value).to_string()));
+                options.insert(
+                    key.to_string(),
+                    Value::String(unquote(value.trim()).to_string()),
+                );
             }
             _ => raw.push(word),
         }
     }
     if !raw.is_empty() {
-        options.insert("_raw_params".into(), Value::String(raw.join(" ")));
+        options.insert("_raw_params".into(), Value::String(join_args(&raw)));
     }
     options
 }
@@ -129,7 +192,27 @@ mod tests {
             split_args("msg={{ a ~ ' ' ~ b }} x=1"),
             vec!["msg={{ a ~ ' ' ~ b }}", "x=1"]
         );
-        assert_eq!(split_args("  "), Vec::<String>::new());
+        // Runs of spaces stay with the word before them, as in Ansible.
+        assert_eq!(split_args("  "), vec!["  "]);
+        assert_eq!(split_args("a  b"), vec!["a ", "b"]);
+        assert_eq!(split_args(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn newlines_and_spacing_survive_a_round_trip() {
+        for text in [
+            "echo one > f\necho two >> f\n",
+            "echo 'a  b'\n  indented \"x\n y\"\n",
+            "printf '%s\\n' {{ items | join(' ') }}\nls",
+            "a  b   c",
+        ] {
+            assert_eq!(join_args(&split_args(text)), text, "{text:?}");
+        }
+        // A backslash alone at the end of a line joins it with the next one.
+        assert_eq!(join_args(&split_args("echo a \\\nb")), "echo a b");
+        let m = parse_kv("echo one > f\necho two creates=/x\n", true);
+        assert_eq!(m["_raw_params"], "echo one > f\necho two");
+        assert_eq!(m["creates"], "/x");
     }
 
     #[test]

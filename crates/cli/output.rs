@@ -139,6 +139,8 @@ impl Printer {
                     compact(&r.result)
                 ),
             ),
+            // A loop's items were shown one by one; Ansible adds no line for the whole task.
+            Status::Failed if r.result.get("results").is_some_and(Value::is_array) => String::new(),
             Status::Failed => self.paint(
                 Color::Red,
                 &format!("fatal: [{target}]: FAILED! => {}", compact(&r.result)),
@@ -152,8 +154,10 @@ impl Printer {
                 ),
             ),
         };
-        text.push_str(&line);
-        text.push('\n');
+        if !line.is_empty() {
+            text.push_str(&line);
+            text.push('\n');
+        }
         if r.ignored {
             text.push_str(&self.paint(Color::Cyan, "...ignoring"));
             text.push('\n');
@@ -214,12 +218,9 @@ impl EventSink for Printer {
     }
 }
 
-/// Keys sorted, as Ansible's callback dumps results; `failed: false` is not shown.
+/// Keys sorted, as Ansible's callback dumps results; `failed` is not shown (the line says it).
 fn sorted(result: &Map<String, Value>) -> Value {
-    let mut keys: Vec<&String> = result
-        .keys()
-        .filter(|k| !(k.as_str() == "failed" && result[k.as_str()] == Value::Bool(false)))
-        .collect();
+    let mut keys: Vec<&String> = result.keys().filter(|k| k.as_str() != "failed").collect();
     keys.sort();
     Value::Object(
         keys.into_iter()
@@ -301,6 +302,10 @@ fn pretty(result: &Map<String, Value>) -> String {
 
 /// A unified diff with Ansible's headers.
 pub fn render_diff(diff: &Diff) -> String {
+    if diff.before == diff.after {
+        // Nothing differs: Ansible prints nothing, not even the headers.
+        return String::new();
+    }
     if diff.before.len() > MAX_DIFF_BYTES || diff.after.len() > MAX_DIFF_BYTES {
         return format!("diff skipped: file size is greater than {MAX_DIFF_BYTES}\n");
     }

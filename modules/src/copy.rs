@@ -674,7 +674,12 @@ fn content_diff(dest: &str, existed: bool, before: Option<&[u8]>, after: &[u8]) 
             format!("diff skipped: destination file size is greater than {MAX_DIFF_SIZE}\n")
         }
     };
-    Diff::content(dest, before, diff_side(after, "source"))
+    let mut diff = Diff::content(dest, before, diff_side(after, "source"));
+    if !existed {
+        // Ansible names the destination only when there was one.
+        diff.before_header = "before".into();
+    }
+    diff
 }
 
 #[cfg(test)]
@@ -729,7 +734,9 @@ mod tests {
             panic!("expected a change")
         };
         assert!(preview.changed);
-        assert_eq!(preview.diffs, vec![Diff::content("/etc/motd", "", "hi\n")]);
+        let mut expected = Diff::content("/etc/motd", "", "hi\n");
+        expected.before_header = "before".into();
+        assert_eq!(preview.diffs, vec![expected]);
         // Check mode reports no values for an upload, as Ansible's copy action.
         assert!(preview.values.is_empty(), "{:?}", preview.values);
         let ContentAction::Write {
@@ -896,7 +903,9 @@ mod tests {
         let check = run(args.clone(), &controller, true).await.expect("check");
         assert!(check.changed);
         assert!(!dest.exists(), "check mode wrote the file");
-        assert_eq!(check.diffs, vec![Diff::content(&d, "", "hello\n")]);
+        let mut expected = Diff::content(&d, "", "hello\n");
+        expected.before_header = "before".into();
+        assert_eq!(check.diffs, vec![expected]);
 
         let first = run(args.clone(), &controller, false).await.expect("first");
         assert!(first.changed);
@@ -906,7 +915,7 @@ mod tests {
         assert_eq!(first.values["size"], 6);
         assert_eq!(first.values["mode"], "0640");
         assert_eq!(first.values["dest"], d.as_str());
-        assert_eq!(first.diffs, vec![Diff::content(&d, "", "hello\n")]);
+        assert_eq!(first.diffs, check.diffs);
 
         let second = run(args.clone(), &controller, false).await.expect("second");
         assert!(!second.changed, "{second:?}");

@@ -316,9 +316,11 @@ mod tests {
             .expect("check");
         assert!(check.changed);
         assert!(!dest.exists());
+        let mut new_file = Diff::content(&d, "", "line one\nline two\n");
+        new_file.before_header = "before".into();
         assert_eq!(
             check.diffs,
-            vec![Diff::content(&d, "", "line one\nline two\n")]
+            vec![new_file]
         );
 
         let first = run_module("template", args.clone(), &controller, false)

@@ -11,6 +11,10 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The apt cases: Ansible's apt module needs python3-apt on the host; the local repository
+# they build needs dpkg-scanpackages.
+[ -x /usr/bin/python3 ] && { /usr/bin/python3 -c 'import apt' >/dev/null 2>&1 || need+=(python3-apt); }
+[ -x /usr/bin/dpkg-scanpackages ] || need+=(dpkg-dev)
 # The conformance tests compare tend with ansible-playbook from a venv (ansible-core from
 # PyPI); lab hosts run Ansible's modules with this machine's /usr/bin/python3.
 # TEND_ANSIBLE_PLAYBOOK, if set, names an ansible-playbook to use instead.

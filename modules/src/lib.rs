@@ -24,6 +24,7 @@ macro_rules! builtin_modules {
 }
 
 builtin_modules![
+    apt,
     assemble,
     assert,
     blockinfile,

@@ -143,7 +143,6 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
 
 /// Well-known Ansible modules tend does not provide yet, for a clearer message than "unknown".
 const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
-    "apt",
     "yum",
     "dnf",
     "package",

@@ -145,10 +145,6 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
 const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "yum",
     "dnf",
-    "package",
-    "service",
-    "systemd",
-    "systemd_service",
     "ini_file",
     "git",
     "get_url",
@@ -168,7 +164,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "script",
     "pip",
     "known_hosts",
-    "apt_repository",
     "apt_key",
     "timezone",
     "locale_gen",

@@ -25,6 +25,7 @@ macro_rules! builtin_modules {
 
 builtin_modules![
     apt,
+    apt_key,
     apt_repository,
     assemble,
     assert,

@@ -164,7 +164,6 @@ const ANSIBLE_MODULES_NOT_YET: &[&str] = &[
     "script",
     "pip",
     "known_hosts",
-    "apt_key",
     "timezone",
     "locale_gen",
     "wait_for_connection",

@@ -600,7 +600,7 @@ impl<'a> Flow<'a> {
         let mut err = String::new();
         for attempt in 0..retries {
             let r = run(self.host, "apt-get update -q").await?;
-            if r.rc == 0 && !r.out.lines().any(|l| l.starts_with("Err:")) {
+            if r.rc == 0 {
                 return Ok(());
             }
             err = if r.err.trim().is_empty() {

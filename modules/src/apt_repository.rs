@@ -455,8 +455,7 @@ impl Module for AptRepositoryModule {
             let mut done = false;
             for attempt in 0..retries {
                 let out = ctx.host.sh("apt-get update -q").await?;
-                let text = out.stdout_lossy();
-                if out.success() && !text.lines().any(|l| l.starts_with("Err:")) {
+                if out.success() {
                     done = true;
                     break;
                 }

@@ -52,17 +52,6 @@ pub enum ServiceState {
     Reloaded,
 }
 
-impl ServiceState {
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceState::Started => "started",
-            ServiceState::Stopped => "stopped",
-            ServiceState::Restarted => "restarted",
-            ServiceState::Reloaded => "reloaded",
-        }
-    }
-}
-
 fn default_runlevel() -> String {
     "default".into()
 }

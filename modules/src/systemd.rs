@@ -8,8 +8,8 @@
 //!     enabled: true
 //! ```
 //!
-//! **Proven by unit tests only** (see `systemd_service`): systemd cannot run as PID 1 in
-//! tend's lab hosts.
+//! Not proven against a live systemd (see `systemd_service`): systemd cannot run as PID 1
+//! in tend's lab hosts; unit tests and a recording stand-in `systemctl` cover it.
 
 use async_trait::async_trait;
 use tend_module_api::{Context, Module, ModuleError, Outcome, Planned};

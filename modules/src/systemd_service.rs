@@ -31,10 +31,16 @@
 //! in `/etc/init.d` counts as the service when systemd has no unit (its boot links decide
 //! `enabled`), with Ansible's warning.
 //!
-//! **Proven by unit tests only**: systemd cannot run as PID 1 in tend's lab hosts, so the
-//! command lines and the parsing of recorded `systemctl show` output are tested, not runs
-//! against a live systemd. Differences from Ansible: none known; chroot/`SYSTEMD_OFFLINE`
-//! detection (which turns some failures into warnings) is not done.
+//! Check mode runs the same reads and skips the writes, as Ansible does; a real run repeats
+//! the reads in Ansible's order, so each decision sees the unit as the previous command left
+//! it.
+//!
+//! **Not proven against a live systemd**: systemd cannot run as PID 1 in tend's lab hosts.
+//! The command lines and the reading of recorded `systemctl show` output are unit-tested,
+//! and the conformance case `systemd_fake_systemctl` runs tend and Ansible against the same
+//! recording stand-in `systemctl` and compares the commands that change units and the
+//! results. Differences from Ansible: none known; chroot/`SYSTEMD_OFFLINE` detection (which
+//! turns some failures into warnings) is not done.
 
 use std::collections::BTreeMap;
 
@@ -113,42 +119,17 @@ pub struct Ran {
     pub err: String,
 }
 
-/// What the query saw about the unit.
-#[derive(Debug, Clone, Default)]
+/// What the query found: Ansible's logic run as in check mode (reads only).
+#[derive(Debug)]
 pub struct Observed {
-    pub systemctl: String,
-    /// `systemctl show UNIT`.
-    pub show: Ran,
-    /// `systemctl is-enabled UNIT`.
-    pub is_enabled: Ran,
-    /// `systemctl is-enabled UNIT -l` (what `enabled` reads).
-    pub is_enabled_l: Ran,
-    /// `systemctl list-unit-files UNIT` exit status, and for templated units the
-    /// `list-unit-files 'base@*'` output and `is-active`.
-    pub list_unit_files_rc: i32,
-    pub list_template: String,
-    pub is_active: String,
-    /// `/etc/init.d/UNIT` is executable.
-    pub is_initd: bool,
-    /// `/etc/rc?.d/S??UNIT` exists.
-    pub sysv_enabled: bool,
+    preview: Outcome,
+    /// Something would be run: a unit command, or a daemon reload/reexec.
+    acts: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Action {
-    /// `daemon-reload`/`daemon-reexec`, run first; the unit is observed again after them.
-    pub reload_first: bool,
-    /// The unit commands, in Ansible's order (mask, enable, state).
-    pub commands: Vec<(String, Failure)>,
-}
-
-/// How a failing unit command is reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Mask { action: String, found: bool },
-    Enable { action: String },
-    State { action: String },
-}
+/// A real run of the module's logic.
+#[derive(Debug)]
+pub struct Action;
 
 pub struct SystemdServiceModule;
 
@@ -217,90 +198,53 @@ async fn ran(ctx: &Context<'_>, cmd: &str) -> Result<Ran, ModuleError> {
     })
 }
 
-pub(crate) async fn observe(
-    params: &SystemdParams,
-    ctx: &Context<'_>,
-) -> Result<Observed, ModuleError> {
-    let found = ran(ctx, "command -v systemctl").await?;
-    let bin = found.out.trim().to_string();
-    if found.rc != 0 || bin.is_empty() {
-        return Err(ModuleError::failed(
-            "Failed to find required executable \"systemctl\" in paths: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        ));
-    }
-    let mut seen = Observed {
-        systemctl: bin.clone(),
-        ..Observed::default()
-    };
-    let Some(unit) = params.name.as_deref() else {
-        return Ok(seen);
-    };
-    if unit.contains(['*', '?', '[']) {
-        return Ok(seen);
-    }
-    let systemctl = params.systemctl(&bin);
-    let u = quote(unit);
-    seen.show = ran(ctx, &format!("{systemctl} show {u}")).await?;
-    let sysv = ran(
-        ctx,
-        &format!(
-            "[ -x /etc/init.d/{u} ] && echo initd; for l in /etc/rc?.d/S??{u}; do [ -e \"$l\" ] || [ -L \"$l\" ] && echo enabled; done; true"
-        ),
-    )
-    .await?;
-    seen.is_initd = sysv.out.lines().any(|l| l == "initd");
-    seen.sysv_enabled = sysv.out.lines().any(|l| l == "enabled");
-    let show_ok = seen.show.rc == 0
-        && !(request_was_ignored(&seen.show.out) || request_was_ignored(&seen.show.err));
-    if !show_ok {
-        if seen.show.rc == 1 && seen.show.err.contains("Failed to parse bus message") {
-            let (base, sep, _) = partition(unit, '@');
-            let search = format!("{base}{sep}");
-            seen.list_template = ran(
-                ctx,
-                &format!("{systemctl} list-unit-files {}", quote(&format!("{search}*"))),
-            )
-            .await?
-            .out;
-            seen.is_active = ran(ctx, &format!("{systemctl} is-active {u}")).await?.out;
-        } else {
-            seen.is_enabled = ran(ctx, &format!("{systemctl} is-enabled {u}")).await?;
-            if !VALID_ENABLED_STATES.contains(&seen.is_enabled.out.trim()) {
-                seen.list_unit_files_rc = ran(ctx, &format!("{systemctl} list-unit-files {u}"))
-                    .await?
-                    .rc;
-            }
+/// `systemctl VERB 'UNIT'` as Ansible writes it.
+fn unit_command(systemctl: &str, verb: &str, unit: &str) -> String {
+    format!("{systemctl} {verb} {}", quote_unit(unit))
+}
+
+fn quote_unit(unit: &str) -> String {
+    format!("'{}'", unit.replace('\'', "'\\''"))
+}
+
+/// Whether `systemctl is-enabled UNIT -l` means enabled, as Ansible reads it.
+fn enabled_from(l: &Ran, scope: Scope, is_initd: bool, sysv_enabled: bool) -> bool {
+    match l.rc {
+        0 => !matches!(l.out.trim_end(), "enabled-runtime" | "indirect" | "alias"),
+        1 => {
+            scope == Scope::System
+                && is_initd
+                && !l.out.trim().ends_with("disabled")
+                && sysv_enabled
         }
-    }
-    if params.masked.is_some() && seen.is_enabled.out.is_empty() {
-        seen.is_enabled = ran(ctx, &format!("{systemctl} is-enabled {u}")).await?;
-    }
-    if params.enabled.is_some() {
-        seen.is_enabled_l = ran(ctx, &format!("{systemctl} is-enabled {u} -l")).await?;
-    }
-    Ok(seen)
-}
-
-fn partition(s: &str, sep: char) -> (&str, &str, &str) {
-    match s.find(sep) {
-        Some(i) => (&s[..i], &s[i..i + sep.len_utf8()], &s[i + sep.len_utf8()..]),
-        None => (s, "", ""),
+        _ => false,
     }
 }
 
-fn fail(msg: impl Into<String>, values: Map<String, Value>) -> ModuleError {
-    ModuleError::Failed {
-        msg: msg.into(),
-        values,
+/// The unit command for a wanted state given `ActiveState`, and the state reported.
+fn state_action(state: ServiceState, active: &str) -> (Option<&'static str>, &'static str) {
+    let running = matches!(active, "active" | "activating");
+    match state {
+        ServiceState::Started => ((!running).then_some("start"), "started"),
+        ServiceState::Stopped => (
+            (running || active == "deactivating").then_some("stop"),
+            "stopped",
+        ),
+        ServiceState::Restarted | ServiceState::Reloaded => (
+            Some(if !running {
+                "start"
+            } else if state == ServiceState::Restarted {
+                "restart"
+            } else {
+                "reload"
+            }),
+            "started",
+        ),
     }
 }
 
-/// Ansible's main() after the daemon reload, from what was observed: the result and the unit
-/// commands to run.
-pub fn decide(
-    params: &SystemdParams,
-    seen: &Observed,
-) -> Result<(Outcome, Vec<(String, Failure)>), ModuleError> {
+/// The parameter checks Ansible's argument spec makes.
+fn validate(params: &SystemdParams) -> Result<(), ModuleError> {
     if params.state.is_none()
         && params.enabled.is_none()
         && params.masked.is_none()
@@ -322,34 +266,77 @@ pub fn decide(
             )));
         }
     }
+    if let Some(unit) = params.name.as_deref() {
+        for glob in ["*", "?", "["] {
+            if unit.contains(glob) {
+                return Err(ModuleError::failed(format!(
+                    "This module does not currently support using glob patterns, found '{glob}' in service name: {unit}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ansible's main(), in its order of reads and writes. With `check`, nothing is changed
+/// (reads only); the result is what check mode reports. Returns the result and whether a
+/// real run would run anything (a unit command, or a daemon reload/reexec).
+async fn flow(
+    params: &SystemdParams,
+    ctx: &Context<'_>,
+    check: bool,
+) -> Result<(Outcome, bool), ModuleError> {
+    validate(params)?;
+    let found_bin = ran(ctx, "command -v systemctl").await?;
+    let bin = found_bin.out.trim().to_string();
+    if found_bin.rc != 0 || bin.is_empty() {
+        return Err(ModuleError::failed(
+            "Failed to find required executable \"systemctl\" in paths: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ));
+    }
+    let systemctl = params.systemctl(&bin);
+    let mut acts = params.daemon_reload || params.daemon_reexec;
+    for (wanted, verb) in [
+        (params.daemon_reload, "daemon-reload"),
+        (params.daemon_reexec, "daemon-reexec"),
+    ] {
+        if wanted && !check {
+            let r = ran(ctx, &format!("{systemctl} {verb}")).await?;
+            if r.rc != 0 {
+                return Err(ModuleError::failed(format!(
+                    "failure {} during {verb}: {}",
+                    r.rc, r.err
+                )));
+            }
+        }
+    }
     let mut outcome = Outcome::ok().with_value(
         "name",
         params.name.clone().map_or(Value::Null, Value::String),
     );
-    let mut commands = Vec::new();
     let Some(unit) = params.name.as_deref() else {
-        return Ok((outcome.with_value("status", Map::new()), commands));
+        return Ok((outcome.with_value("status", Map::new()), acts));
     };
-    for glob in ["*", "?", "["] {
-        if unit.contains(glob) {
-            return Err(ModuleError::failed(format!(
-                "This module does not currently support using glob patterns, found '{glob}' in service name: {unit}"
-            )));
-        }
-    }
-    let systemctl = params.systemctl(&seen.systemctl);
-    let u = format!("'{}'", unit.replace('\'', "'\\''"));
-    let mut status: BTreeMap<String, String> = BTreeMap::new();
+    let u = quote_unit(unit);
+    let sysv = ran(
+        ctx,
+        &format!(
+            "[ -x /etc/init.d/{q} ] && echo initd; for l in /etc/rc?.d/S??{q}; do [ -e \"$l\" ] || [ -L \"$l\" ] && echo enabled; done; true",
+            q = quote(unit)
+        ),
+    )
+    .await?;
+    let is_initd = sysv.out.lines().any(|l| l == "initd");
+    let sysv_enabled = sysv.out.lines().any(|l| l == "enabled");
     let mut is_systemd = false;
-    let show_ok = seen.show.rc == 0
-        && !(request_was_ignored(&seen.show.out) || request_was_ignored(&seen.show.err));
-    if show_ok {
-        if !seen.show.out.is_empty() {
-            status = parse_systemctl_show(&seen.show.out);
+    let mut status: BTreeMap<String, String> = BTreeMap::new();
+    let show = ran(ctx, &format!("{systemctl} show {u}")).await?;
+    if show.rc == 0 && !(request_was_ignored(&show.out) || request_was_ignored(&show.err)) {
+        if !show.out.is_empty() {
+            status = parse_systemctl_show(&show.out);
             let load = status.get("LoadState").map(String::as_str);
             is_systemd = load.is_some() && load != Some("not-found");
-            let masked = load == Some("masked");
-            if is_systemd && !masked {
+            if is_systemd && load != Some("masked") {
                 if let Some(err) = status.get("LoadError") {
                     return Err(ModuleError::failed(format!(
                         "Error loading unit file '{unit}': {err}"
@@ -357,74 +344,85 @@ pub fn decide(
                 }
             }
         }
-    } else if seen.show.rc == 1 && seen.show.err.contains("Failed to parse bus message") {
-        status = parse_systemctl_show(&seen.show.out);
+    } else if show.rc == 1 && show.err.contains("Failed to parse bus message") {
+        status = parse_systemctl_show(&show.out);
         let (base, sep, _) = partition(unit, '@');
-        is_systemd = seen.list_template.contains(&format!("{base}{sep}"));
+        let search = format!("{base}{sep}");
+        let listed = ran(
+            ctx,
+            &format!("{systemctl} list-unit-files {}", quote_unit(&format!("{search}*"))),
+        )
+        .await?;
+        is_systemd = listed.out.contains(&search);
+        let active = ran(ctx, &format!("{systemctl} is-active {u}")).await?;
         status.insert(
             "ActiveState".into(),
-            seen.is_active.trim_end_matches('\n').to_string(),
+            active.out.trim_end_matches('\n').to_string(),
         );
-    } else if VALID_ENABLED_STATES.contains(&seen.is_enabled.out.trim())
-        || seen.list_unit_files_rc == 0
-    {
-        is_systemd = true;
     } else {
-        return Err(ModuleError::failed(format!(
-            "systemctl could not tell about {unit}: {}",
-            seen.show.err.trim()
-        )));
+        let r = ran(ctx, &format!("{systemctl} is-enabled {u}")).await?;
+        // `list-unit-files` is only asked when `is-enabled` did not tell (as Ansible).
+        let known = VALID_ENABLED_STATES.contains(&r.out.trim())
+            || ran(ctx, &format!("{systemctl} list-unit-files {u}")).await?.rc == 0;
+        if known {
+            is_systemd = true;
+        } else {
+            let r = ran(ctx, &systemctl).await?;
+            if r.rc != 0 {
+                return Err(ModuleError::failed(r.err.trim().to_string()));
+            }
+        }
     }
-    let found = is_systemd || seen.is_initd;
-    if seen.is_initd && !is_systemd {
+    let found = is_systemd || is_initd;
+    if is_initd && !is_systemd {
         outcome.warnings.push(format!(
             "The service ({unit}) is actually an init script but the system is managed by systemd"
         ));
     }
-    let missing = || {
-        ModuleError::failed(format!("Could not find the requested service {unit}: host"))
-    };
+    let missing = || ModuleError::failed(format!("Could not find the requested service {unit}: host"));
 
     if let Some(want) = params.masked {
-        let masked = seen.is_enabled.out.trim() == "masked";
+        let r = ran(ctx, &format!("{systemctl} is-enabled {u}")).await?;
+        let masked = r.out.trim() == "masked";
         if masked != want {
             outcome.changed = true;
+            acts = true;
             let action = if want { "mask" } else { "unmask" };
-            commands.push((
-                format!("{systemctl} {action} {u}"),
-                Failure::Mask {
-                    action: action.into(),
-                    found,
-                },
-            ));
+            if !check {
+                let r = ran(ctx, &unit_command(&systemctl, action, unit)).await?;
+                if r.rc != 0 {
+                    if !found {
+                        return Err(missing());
+                    }
+                    return Err(ModuleError::failed(format!(
+                        "Failed to {action} the service ({unit}): {}",
+                        r.err.trim()
+                    )));
+                }
+            }
         }
     }
 
     if let Some(want) = params.enabled {
+        let action = if want { "enable" } else { "disable" };
         if !found {
             return Err(missing());
         }
-        let action = if want { "enable" } else { "disable" };
-        let out = seen.is_enabled_l.out.trim_end();
-        let enabled = match seen.is_enabled_l.rc {
-            0 => !matches!(out, "enabled-runtime" | "indirect" | "alias"),
-            1 => {
-                params.scope == Scope::System
-                    && seen.is_initd
-                    && !seen.is_enabled_l.out.trim().ends_with("disabled")
-                    && seen.sysv_enabled
-            }
-            _ => false,
-        };
+        let l = ran(ctx, &format!("{systemctl} is-enabled {u} -l")).await?;
+        let enabled = enabled_from(&l, params.scope, is_initd, sysv_enabled);
         let mut shown = enabled;
         if enabled != want {
             outcome.changed = true;
-            commands.push((
-                format!("{systemctl} {action} {u}"),
-                Failure::Enable {
-                    action: action.into(),
-                },
-            ));
+            acts = true;
+            if !check {
+                let r = ran(ctx, &unit_command(&systemctl, action, unit)).await?;
+                if r.rc != 0 {
+                    return Err(ModuleError::failed(format!(
+                        "Unable to {action} service {unit}: {}{}",
+                        r.out, r.err
+                    )));
+                }
+            }
             shown = !enabled;
         }
         outcome = outcome.with_value("enabled", shown);
@@ -434,39 +432,42 @@ pub fn decide(
         if !found {
             return Err(missing());
         }
-        let mut shown = state.name();
-        let Some(active) = status.get("ActiveState").map(String::as_str) else {
+        let Some(active) = status.get("ActiveState").cloned() else {
             let mut values = Map::new();
             values.insert("status".into(), status_value(&status));
             return Err(fail("Service is in unknown state", values));
         };
-        let running = matches!(active, "active" | "activating");
-        let action = match state {
-            ServiceState::Started => (!running).then_some("start"),
-            ServiceState::Stopped => (running || active == "deactivating").then_some("stop"),
-            ServiceState::Restarted | ServiceState::Reloaded => {
-                shown = "started";
-                Some(if !running {
-                    "start"
-                } else if state == ServiceState::Restarted {
-                    "restart"
-                } else {
-                    "reload"
-                })
-            }
-        };
+        let (action, shown) = state_action(state, &active);
         if let Some(action) = action {
             outcome.changed = true;
-            commands.push((
-                format!("{systemctl} {action} {u}"),
-                Failure::State {
-                    action: action.into(),
-                },
-            ));
+            acts = true;
+            if !check {
+                let r = ran(ctx, &unit_command(&systemctl, action, unit)).await?;
+                if r.rc != 0 {
+                    return Err(ModuleError::failed(format!(
+                        "Unable to {action} service {unit}: {}",
+                        r.err
+                    )));
+                }
+            }
         }
         outcome = outcome.with_value("state", shown);
     }
-    Ok((outcome.with_value("status", status_value(&status)), commands))
+    Ok((outcome.with_value("status", status_value(&status)), acts))
+}
+
+fn partition(s: &str, sep: char) -> (&str, &str, &str) {
+    match s.find(sep) {
+        Some(i) => (&s[..i], &s[i..i + sep.len_utf8()], &s[i + sep.len_utf8()..]),
+        None => (s, "", ""),
+    }
+}
+
+fn fail(msg: impl Into<String>, values: Map<String, Value>) -> ModuleError {
+    ModuleError::Failed {
+        msg: msg.into(),
+        values,
+    }
 }
 
 fn status_value(status: &BTreeMap<String, String>) -> Value {
@@ -478,92 +479,34 @@ fn status_value(status: &BTreeMap<String, String>) -> Value {
     )
 }
 
-pub(crate) fn plan(
+pub(crate) async fn observe(
     params: &SystemdParams,
+    ctx: &Context<'_>,
+) -> Result<Observed, ModuleError> {
+    let (preview, acts) = flow(params, ctx, true).await?;
+    Ok(Observed { preview, acts })
+}
+
+pub(crate) fn plan(
+    _params: &SystemdParams,
     seen: Observed,
 ) -> Result<Planned<Action>, ModuleError> {
-    let (outcome, commands) = decide(params, &seen)?;
-    let reload_first = params.daemon_reload || params.daemon_reexec;
-    if commands.is_empty() && !reload_first {
-        return Ok(Planned::Done(outcome));
-    }
-    Ok(Planned::Change {
-        action: Action {
-            reload_first,
-            commands,
-        },
-        preview: outcome,
+    Ok(if seen.acts {
+        Planned::Change {
+            action: Action,
+            preview: seen.preview,
+        }
+    } else {
+        Planned::Done(seen.preview)
     })
 }
 
 pub(crate) async fn apply(
     params: &SystemdParams,
-    action: Action,
+    _action: Action,
     ctx: &Context<'_>,
 ) -> Result<Outcome, ModuleError> {
-    let mut commands = action.commands;
-    let mut outcome = None;
-    if action.reload_first {
-        let found = ran(ctx, "command -v systemctl").await?;
-        let systemctl = params.systemctl(found.out.trim());
-        for (wanted, verb) in [
-            (params.daemon_reload, "daemon-reload"),
-            (params.daemon_reexec, "daemon-reexec"),
-        ] {
-            if wanted {
-                let r = ran(ctx, &format!("{systemctl} {verb}")).await?;
-                if r.rc != 0 {
-                    return Err(ModuleError::failed(format!(
-                        "failure {} during {verb}: {}",
-                        r.rc, r.err
-                    )));
-                }
-            }
-        }
-        // The unit files may have changed: decide again from a fresh look.
-        let seen = observe(params, ctx).await?;
-        let (fresh, fresh_commands) = decide(params, &seen)?;
-        outcome = Some(fresh);
-        commands = fresh_commands;
-    }
-    let mut outcome = match outcome {
-        Some(o) => o,
-        None => {
-            let seen = observe(params, ctx).await?;
-            decide(params, &seen)?.0
-        }
-    };
-    let unit = params.name.clone().unwrap_or_default();
-    for (cmd, failure) in &commands {
-        let r = ran(ctx, cmd).await?;
-        if r.rc == 0 {
-            continue;
-        }
-        return Err(match failure {
-            Failure::Mask { action, found } => {
-                if !found {
-                    ModuleError::failed(format!(
-                        "Could not find the requested service {unit}: host"
-                    ))
-                } else {
-                    ModuleError::failed(format!(
-                        "Failed to {action} the service ({unit}): {}",
-                        r.err.trim()
-                    ))
-                }
-            }
-            Failure::Enable { action } => ModuleError::failed(format!(
-                "Unable to {action} service {unit}: {}{}",
-                r.out, r.err
-            )),
-            Failure::State { action } => ModuleError::failed(format!(
-                "Unable to {action} service {unit}: {}",
-                r.err
-            )),
-        });
-    }
-    outcome.changed = !commands.is_empty();
-    Ok(outcome)
+    Ok(flow(params, ctx, false).await?.0)
 }
 
 #[async_trait]
@@ -610,21 +553,17 @@ mod tests {
     /// Trimmed from `systemctl show ssh.service` on Debian 12 (systemd 252).
     const SHOW_RUNNING: &str = "Type=notify\nRestart=on-failure\nMainPID=612\nExecMainPID=612\nExecStartPre={ path=/usr/sbin/sshd ; argv[]=/usr/sbin/sshd -t ; ignore_errors=no ; start_time=[Sun 2026-11-22 06:00:01 UTC] ; stop_time=[Sun 2026-11-22 06:00:01 UTC] ; pid=600 ; code=exited ; status=0 }\nExecStart={ path=/usr/sbin/sshd ; argv[]=/usr/sbin/sshd -D $SSHD_OPTS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=612 ; code=(null) ; status=0/0 }\nExecReload={ path=/usr/sbin/sshd ; argv[]=/usr/sbin/sshd -t ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\nId=ssh.service\nNames=ssh.service\nDescription=OpenBSD Secure Shell server\nLoadState=loaded\nActiveState=active\nSubState=running\nFragmentPath=/lib/systemd/system/ssh.service\nUnitFileState=enabled\n";
 
-    fn seen(show: &str) -> Observed {
-        Observed {
-            systemctl: "/usr/bin/systemctl".into(),
-            show: Ran {
-                rc: 0,
-                out: show.into(),
-                err: String::new(),
-            },
-            ..Observed::default()
-        }
-    }
-
     fn params(json: serde_json::Value) -> SystemdParams {
         tend_module_api::args::from_args(&json, tend_module_api::args::ArgMode::Run)
             .expect("params")
+    }
+
+    fn ran(rc: i32, out: &str) -> Ran {
+        Ran {
+            rc,
+            out: out.into(),
+            err: String::new(),
+        }
     }
 
     #[test]
@@ -643,88 +582,61 @@ mod tests {
     }
 
     #[test]
-    fn started_and_enabled_unit_needs_nothing() {
-        let p = params(serde_json::json!({"name": "ssh", "state": "started", "enabled": true}));
-        let mut s = seen(SHOW_RUNNING);
-        s.is_enabled_l = Ran {
-            rc: 0,
-            out: "enabled\n".into(),
-            err: String::new(),
-        };
-        let (o, cmds) = decide(&p, &s).expect("decide");
-        assert!(cmds.is_empty());
-        assert!(!o.changed);
-        assert_eq!(o.values["state"], "started");
-        assert_eq!(o.values["enabled"], true);
-        assert_eq!(o.values["status"]["SubState"], "running");
+    fn enabled_read_as_ansible() {
+        assert!(enabled_from(&ran(0, "enabled\n"), Scope::System, false, false));
+        assert!(enabled_from(&ran(0, "static\n"), Scope::System, false, false));
+        assert!(!enabled_from(&ran(0, "indirect\n"), Scope::System, false, false));
+        assert!(!enabled_from(&ran(1, "disabled\n"), Scope::System, true, true));
+        // An init script with boot links counts when systemd knows nothing.
+        assert!(enabled_from(&ran(1, ""), Scope::System, true, true));
+        assert!(!enabled_from(&ran(1, ""), Scope::User, true, true));
+        assert!(!enabled_from(&ran(4, ""), Scope::System, true, true));
+    }
+
+    #[test]
+    fn state_actions_as_ansible() {
+        use ServiceState::*;
+        assert_eq!(state_action(Started, "active"), (None, "started"));
+        assert_eq!(state_action(Started, "failed"), (Some("start"), "started"));
+        assert_eq!(state_action(Stopped, "deactivating"), (Some("stop"), "stopped"));
+        assert_eq!(state_action(Stopped, "inactive"), (None, "stopped"));
+        assert_eq!(state_action(Reloaded, "inactive"), (Some("start"), "started"));
+        assert_eq!(state_action(Reloaded, "activating"), (Some("reload"), "started"));
+        assert_eq!(state_action(Restarted, "active"), (Some("restart"), "started"));
     }
 
     #[test]
     fn commands_as_ansible_builds_them() {
         let p = params(serde_json::json!({
-            "name": "app", "state": "restarted", "enabled": false, "masked": false,
-            "scope": "user", "no_block": true
+            "name": "app", "state": "started", "scope": "user", "no_block": true, "force": true
         }));
-        let mut s = seen(SHOW_RUNNING);
-        s.is_enabled = Ran {
-            rc: 1,
-            out: "masked\n".into(),
-            err: String::new(),
-        };
-        s.is_enabled_l = Ran {
-            rc: 0,
-            out: "enabled\n".into(),
-            err: String::new(),
-        };
-        let (o, cmds) = decide(&p, &s).expect("decide");
-        let lines: Vec<&str> = cmds.iter().map(|(c, _)| c.as_str()).collect();
+        let systemctl = p.systemctl("/usr/bin/systemctl");
+        assert_eq!(systemctl, "/usr/bin/systemctl --user --no-block --force");
         assert_eq!(
-            lines,
-            vec![
-                "/usr/bin/systemctl --user --no-block unmask 'app'",
-                "/usr/bin/systemctl --user --no-block disable 'app'",
-                "/usr/bin/systemctl --user --no-block restart 'app'",
-            ]
+            unit_command(&systemctl, "restart", "app"),
+            "/usr/bin/systemctl --user --no-block --force restart 'app'"
         );
-        assert!(o.changed);
-        assert_eq!(o.values["enabled"], false);
-        assert_eq!(o.values["state"], "started");
-
-        let stopped = seen("LoadState=loaded\nActiveState=inactive\n");
-        let p = params(serde_json::json!({"name": "app", "state": "reloaded"}));
-        let (_, cmds) = decide(&p, &stopped).expect("decide");
-        assert_eq!(cmds[0].0, "/usr/bin/systemctl start 'app'");
-        let p = params(serde_json::json!({"name": "app", "state": "stopped"}));
-        let (o, cmds) = decide(&p, &stopped).expect("decide");
-        assert!(cmds.is_empty() && !o.changed);
+        assert_eq!(unit_command("systemctl", "stop", "it's"), "systemctl stop 'it'\\''s'");
     }
 
     #[test]
-    fn missing_units_and_init_scripts() {
-        let p = params(serde_json::json!({"name": "nope", "state": "started"}));
-        let s = seen("LoadState=not-found\nActiveState=inactive\n");
-        let err = decide(&p, &s).expect_err("missing");
-        assert_eq!(err.to_string(), "Could not find the requested service nope: host");
-
-        let p = params(serde_json::json!({"name": "legacy", "enabled": true}));
-        let mut s = seen("LoadState=not-found\nActiveState=inactive\n");
-        s.is_initd = true;
-        s.sysv_enabled = true;
-        s.is_enabled_l = Ran {
-            rc: 1,
-            out: String::new(),
-            err: String::new(),
-        };
-        let (o, cmds) = decide(&p, &s).expect("decide");
-        assert!(cmds.is_empty());
-        assert_eq!(o.values["enabled"], true);
-        assert_eq!(o.warnings.len(), 1);
-
-        let p = params(serde_json::json!({"name": "web*", "state": "started"}));
-        assert!(decide(&p, &seen("")).is_err());
-        let p = params(serde_json::json!({"daemon_reload": true}));
-        let (o, cmds) = decide(&p, &Observed::default()).expect("decide");
-        assert!(cmds.is_empty() && !o.changed);
-        assert_eq!(o.values["name"], Value::Null);
+    fn parameters_checked_as_ansible() {
+        let err = |json| validate(&params(json)).expect_err("invalid").to_string();
+        assert_eq!(
+            err(serde_json::json!({"name": "x"})),
+            "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
+        );
+        assert_eq!(
+            err(serde_json::json!({"state": "started"})),
+            "missing parameter(s) required by 'state': name"
+        );
+        assert_eq!(
+            err(serde_json::json!({"name": "web*", "state": "started"})),
+            "This module does not currently support using glob patterns, found '*' in service name: web*"
+        );
+        assert!(validate(&params(serde_json::json!({"daemon_reload": true}))).is_ok());
+        let p = params(serde_json::json!({"service": "a", "daemon-reload": "yes", "masked": false}));
+        assert_eq!(p.name.as_deref(), Some("a"));
+        assert!(p.daemon_reload);
     }
 }

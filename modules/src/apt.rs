@@ -48,7 +48,6 @@
 //!   left to dpkg), and a downgrade needs `allow_downgrade` or `force`, as with Ansible.
 //! - `upgrade: yes/safe/full` use `apt-get` (`upgrade --with-new-pkgs`/`dist-upgrade`) even
 //!   where `aptitude` is installed; Ansible uses aptitude there unless `force_apt_get`.
-//! - `policy_rc_d` is not supported (refused at compile time).
 //! - `clean: true` is skipped in check mode (Ansible runs `apt-get clean` even then).
 
 use std::cmp::Ordering;
@@ -169,6 +168,10 @@ pub struct AptParams {
     /// Fail rather than remove packages to satisfy an install (`--no-remove`).
     #[serde(default)]
     pub fail_on_autoremove: bool,
+    /// Exit status `/usr/sbin/policy-rc.d` gives while apt runs (101: services are not
+    /// started by package scripts).
+    #[serde(default)]
+    pub policy_rc_d: Option<i32>,
     /// Upgrade only packages that are installed already (`--only-upgrade`).
     #[serde(default)]
     pub only_upgrade: bool,
@@ -706,6 +709,20 @@ impl<'a> Flow<'a> {
         Ok(result)
     }
 
+    /// The command with `/usr/sbin/policy-rc.d` set to `exit N` around it (`policy_rc_d`), the
+    /// previous file put back afterwards, as Ansible's PolicyRcD does. Not in a simulation,
+    /// which must leave the host alone.
+    fn with_policy_rc_d(&self, cmd: &str) -> String {
+        let Some(code) = self.p.policy_rc_d.filter(|_| !self.simulate) else {
+            return cmd.to_string();
+        };
+        format!(
+            "p=/usr/sbin/policy-rc.d; b=''; if [ -e $p ]; then b=$(mktemp -d) && mv $p \"$b/\" || exit 1; fi; \
+             printf '#!/bin/sh\\nexit %d\\n' {code} > $p && chmod 0755 $p || exit 1; \
+             ( {cmd} ); rc=$?; rm -f $p; if [ -n \"$b\" ]; then mv \"$b/policy-rc.d\" $p; rmdir \"$b\"; fi; exit $rc"
+        )
+    }
+
     fn check_arg(&self) -> &'static str {
         if self.simulate {
             "--simulate"
@@ -770,7 +787,7 @@ impl<'a> Flow<'a> {
             Outcome::ok()
         } else {
             let cmd = self.install_command(&pkg_list.join(" "), build_dep, "");
-            let r = run(self.host, &cmd).await?;
+            let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
             if r.rc != 0 {
                 return Err(fail(
                     format!("'{cmd}' failed: {}", r.err),
@@ -910,7 +927,7 @@ impl<'a> Flow<'a> {
             self.check_arg(),
             flag(p.allow_change_held_packages, "--allow-change-held-packages"),
         );
-        let r = run(self.host, &cmd).await?;
+        let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
         if r.rc != 0 {
             return Err(fail(
                 format!("'apt-get remove {packages}' failed: {}", r.err),
@@ -940,7 +957,7 @@ impl<'a> Flow<'a> {
             flag(p.force, "--force-yes"),
             self.check_arg()
         );
-        let r = run(self.host, &cmd).await?;
+        let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
         if r.rc != 0 {
             return Err(fail(
                 format!("'apt-get {operation}' failed: {}", r.err),
@@ -986,7 +1003,7 @@ impl<'a> Flow<'a> {
         if let Some(release) = &p.default_release {
             cmd.push_str(&format!(" -t {}", pkg_word(release)));
         }
-        let r = run(self.host, &cmd).await?;
+        let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
         if r.rc != 0 {
             return Err(fail(
                 format!("'{} {command}' failed: {}", self.apt_get, r.err),
@@ -1072,7 +1089,7 @@ impl<'a> Flow<'a> {
                     p.lock_timeout
                 ),
             );
-            let r = run(self.host, &cmd).await?;
+            let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
             if r.rc != 0 {
                 return Err(fail(
                     format!("'{cmd}' failed: {}", r.err),
@@ -1107,7 +1124,7 @@ impl<'a> Flow<'a> {
         }
         let files: Vec<String> = to_install.iter().map(|f| quote(f)).collect();
         let cmd = format!("dpkg {} -i {}", options.join(" "), files.join(" "));
-        let r = run(self.host, &cmd).await?;
+        let r = run(self.host, &self.with_policy_rc_d(&cmd)).await?;
         stdout.push_str(&r.out);
         stderr.push_str(&r.err);
         if r.rc != 0 {
@@ -1470,6 +1487,25 @@ mod tests {
             unmet_candidates(&deb_field(text, "Depends")),
             vec!["tendpkg-lib", "libc6"]
         );
+    }
+
+    #[test]
+    fn policy_rc_d_wraps_real_commands_only() {
+        let p = params(serde_json::json!({"name": "a", "policy_rc_d": 101}));
+        let host = crate::testing::local_host();
+        let flow = |simulate| Flow {
+            host: &host,
+            p: &p,
+            simulate,
+            stop_at_update: false,
+            diff: false,
+            apt_get: "/usr/bin/apt-get".into(),
+            result: FlowResult::default(),
+        };
+        assert_eq!(flow(true).with_policy_rc_d("apt-get -s install x"), "apt-get -s install x");
+        let wrapped = flow(false).with_policy_rc_d("apt-get install x");
+        assert!(wrapped.contains("printf '#!/bin/sh\\nexit %d\\n' 101 > $p"));
+        assert!(wrapped.contains("( apt-get install x ); rc=$?; rm -f $p;"));
     }
 
     #[test]

@@ -32,8 +32,11 @@
 //! `DEBIAN_FRONTEND=noninteractive`, a C UTF-8 locale), so `stdout`, `stderr`, `msg` and the
 //! `--diff` text (`prepared`: apt-get's plan) read as Ansible's. Returns `cache_updated`,
 //! `cache_update_time`, `stdout`, `stderr` as Ansible does. Check mode runs the same commands
-//! with `--simulate`, as Ansible does. Named packages are marked manually installed
-//! (`apt-mark manual`) outside check mode, as Ansible does.
+//! with `--simulate`, as Ansible does; so does the query of a real run, which then runs them
+//! for real only when the simulation shows a change (or a cache update, `clean`, or a
+//! package to mark). Named packages are marked manually installed (`apt-mark manual`)
+//! outside check mode, as Ansible does. `policy_rc_d` writes `/usr/sbin/policy-rc.d` around
+//! the apt/dpkg commands and puts back what was there.
 //!
 //! Differences from Ansible, which reads the cache through python-apt:
 //! - No Python is needed on the host. A package's installed version comes from `dpkg-query`,
@@ -44,8 +47,10 @@
 //! - A purely virtual package name (only provided by others) is handed to apt-get as is; it
 //!   is reported `changed` on every run.
 //! - `deb:` takes a path on the host only (no URL download). Its dependencies are checked by
-//!   name (any installed alternative satisfies a `Depends` entry; version constraints are
-//!   left to dpkg), and a downgrade needs `allow_downgrade` or `force`, as with Ansible.
+//!   name: for each `Pre-Depends`/`Depends` entry whose first alternative is not installed,
+//!   that alternative is installed with apt-get first (other alternatives and version
+//!   constraints are left to dpkg; python-apt resolves them). A downgrade needs
+//!   `allow_downgrade` or `force`, as with Ansible.
 //! - `upgrade: yes/safe/full` use `apt-get` (`upgrade --with-new-pkgs`/`dist-upgrade`) even
 //!   where `aptitude` is installed; Ansible uses aptitude there unless `force_apt_get`.
 //! - `clean: true` is skipped in check mode (Ansible runs `apt-get clean` even then).

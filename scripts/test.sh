@@ -15,6 +15,8 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # they build needs dpkg-scanpackages.
 [ -x /usr/bin/python3 ] && { /usr/bin/python3 -c 'import apt' >/dev/null 2>&1 || need+=(python3-apt); }
 [ -x /usr/bin/dpkg-scanpackages ] || need+=(dpkg-dev)
+# The apt_key case: apt-key drives gpg.
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 # The conformance tests compare tend with ansible-playbook from a venv (ansible-core from
 # PyPI); lab hosts run Ansible's modules with this machine's /usr/bin/python3.
 # TEND_ANSIBLE_PLAYBOOK, if set, names an ansible-playbook to use instead.

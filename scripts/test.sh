@@ -13,7 +13,7 @@ command -v sudo >/dev/null 2>&1 || need+=(sudo)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # The apt cases: Ansible's apt module needs python3-apt on the host; the local repository
 # they build needs dpkg-scanpackages.
-[ -x /usr/bin/python3 ] && { /usr/bin/python3 -c 'import apt' >/dev/null 2>&1 || need+=(python3-apt); }
+/usr/bin/python3 -c 'import apt' >/dev/null 2>&1 || need+=(python3-apt)
 [ -x /usr/bin/dpkg-scanpackages ] || need+=(dpkg-dev)
 # The apt_key case: apt-key drives gpg.
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)

@@ -32,7 +32,8 @@
 //! driven (the task fails saying so); the BSDs, Solaris and AIX are not supported. On a
 //! host whose `service_mgr` fact is `sysvinit`, Ansible runs its `sysvinit` module; tend uses
 //! this logic there too (same commands for the common cases). Commands run to completion in
-//! their own session (`setsid -w`) with output captured, as Ansible's daemonized runs do.
+//! their own session (`setsid -w`) with stdin from /dev/null and output collected once they
+//! exit, as Ansible's daemonized runs do.
 
 use std::collections::BTreeMap;
 
@@ -161,8 +162,18 @@ fn control_command(backend: &Backend, name: &str, action: &str, arguments: &str)
         Backend::SysV { script, .. } => vec![script, action],
     };
     ws.extend(args);
-    // Ansible runs these daemonized: a new session, stdin from /dev/null.
-    format!("setsid -w {} </dev/null", words(&ws))
+    daemonized(&words(&ws))
+}
+
+/// A command run as Ansible's daemonized `execute_command`: in a new session (where
+/// `setsid -w` exists), stdin from /dev/null, and its output read from files once it has
+/// exited, so a daemon that keeps stdout open cannot hold the task.
+fn daemonized(cmd: &str) -> String {
+    format!(
+        "o=$(mktemp) && e=$(mktemp) || exit 1; \
+         if setsid -w true </dev/null >/dev/null 2>&1; then setsid -w {cmd} </dev/null >\"$o\" 2>\"$e\"; \
+         else {cmd} </dev/null >\"$o\" 2>\"$e\"; fi; rc=$?; cat \"$o\"; cat \"$e\" >&2; rm -f \"$o\" \"$e\"; exit $rc"
+    )
 }
 
 /// Ansible's reading of a status action's exit code and output (`get_service_status`).
@@ -653,19 +664,38 @@ mod tests {
 
     #[test]
     fn commands_as_ansible_builds_them() {
-        assert_eq!(
-            control_command(&sysv(), "app", "start", "--fast x"),
-            "setsid -w /usr/sbin/service app start --fast x </dev/null"
-        );
+        let start = control_command(&sysv(), "app", "start", "--fast x");
+        assert!(start.contains(
+            "then setsid -w /usr/sbin/service app start --fast x </dev/null >\"$o\" 2>\"$e\";"
+        ));
+        assert!(start.contains("else /usr/sbin/service app start --fast x </dev/null"));
         let bare = Backend::SysV {
             script: "/etc/init.d/app".into(),
             service: None,
             update_rc_d: None,
         };
-        assert_eq!(
-            control_command(&bare, "app", "stop", ""),
-            "setsid -w /etc/init.d/app stop </dev/null"
-        );
+        assert!(control_command(&bare, "app", "stop", "")
+            .contains("setsid -w /etc/init.d/app stop </dev/null"));
+    }
+
+    #[tokio::test]
+    async fn daemonized_commands_keep_output_and_status() {
+        let host = crate::testing::local_host();
+        let out = host
+            .sh(&daemonized("sh -c 'echo out; echo err >&2; exit 3'"))
+            .await
+            .expect("run");
+        assert_eq!(out.exit_code, 3);
+        assert_eq!(out.stdout_lossy(), "out\n");
+        assert_eq!(out.stderr_lossy(), "err\n");
+        // A background child holding stdout open does not hold the command.
+        let started = std::time::Instant::now();
+        let out = host
+            .sh(&daemonized("sh -c 'sleep 5 & echo started'"))
+            .await
+            .expect("run");
+        assert_eq!(out.stdout_lossy(), "started\n");
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
     }
 
     #[test]

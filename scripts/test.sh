@@ -23,6 +23,12 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 /usr/bin/python3 -c 'import setuptools, wheel' >/dev/null 2>&1 || need+=(python3-setuptools python3-wheel)
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v crontab >/dev/null 2>&1 || need+=(cron)
+# The apt cases: Ansible's apt module needs python3-apt on the host; the local repository
+# they build needs dpkg-scanpackages.
+/usr/bin/python3 -c 'import apt' >/dev/null 2>&1 || need+=(python3-apt)
+[ -x /usr/bin/dpkg-scanpackages ] || need+=(dpkg-dev)
+# The apt_key case: apt-key drives gpg.
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 # The conformance tests compare tend with ansible-playbook from a venv (ansible-core from
 # PyPI); lab hosts run Ansible's modules with this machine's /usr/bin/python3.
 # TEND_ANSIBLE_PLAYBOOK, if set, names an ansible-playbook to use instead.

@@ -302,6 +302,14 @@ fn pretty(result: &Map<String, Value>) -> String {
 
 /// A unified diff with Ansible's headers.
 pub fn render_diff(diff: &Diff) -> String {
+    if diff.is_prepared() {
+        // Ansible prints a `prepared` diff as it is; an empty one prints nothing.
+        return if diff.after.is_empty() {
+            String::new()
+        } else {
+            format!("{}\n", diff.after.trim_end_matches('\n'))
+        };
+    }
     if diff.before == diff.after {
         // Nothing differs: Ansible prints nothing, not even the headers.
         return String::new();

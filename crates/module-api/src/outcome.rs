@@ -82,4 +82,18 @@ impl Diff {
             after: lines(after),
         }
     }
+
+    /// Text shown as it is under `--diff`, with no before/after: Ansible's `prepared` diff
+    /// (apt's plan of what it installs and removes).
+    pub fn prepared(text: impl Into<String>) -> Self {
+        Diff {
+            after: text.into(),
+            ..Diff::default()
+        }
+    }
+
+    /// Whether this is a [`Diff::prepared`] text rather than a before/after pair.
+    pub fn is_prepared(&self) -> bool {
+        self.before_header.is_empty() && self.after_header.is_empty() && self.before.is_empty()
+    }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the lab hosts need (OpenSSH server
-# and client, sudo, python3) and ansible-core in a venv for the conformance tests, then runs
-# every unit, snapshot, lab integration and conformance test.
+# and client, sudo, python3, and the tools the module cases drive: cron, curl, git, archivers,
+# pip, python3-apt, dpkg-dev, gnupg) and ansible-core with the `ansible` collections in a venv
+# for the conformance tests, then runs every unit, snapshot, lab integration and conformance
+# test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

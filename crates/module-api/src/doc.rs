@@ -253,7 +253,7 @@ fn field(source: &str, decl: &str, docs: &[String], attrs: &str) -> Option<Param
     } else {
         "str".to_string()
     };
-    let required = !optional && default_attr.is_none() && !inner.starts_with("Vec<");
+    let required = !optional && default_attr.is_none();
     Some(ParamDoc {
         name,
         aliases,

@@ -40,7 +40,7 @@
 //! archived (and the source trees) afterwards; `mode`/`owner`/`group` are set on `dest`.
 //!
 //! Returns `archived`, `dest`, `dest_state` (`absent`, `archive`, `compress`, `incomplete`),
-//! `arcroot`, `missing`, `expanded_paths`, `expanded_exclude_paths`, and `dest`'s
+//! `arcroot`, `missing`, `expanded_paths`, `expanded_exclude_paths`, and, when `dest` exists, its
 //! `state`/`size`/`mode`/`owner`/`group`/`uid`/`gid`.
 //!
 //! Needs `tar`, `gzip`, `bzip2`, `xz`, `zip`/`unzip` on the host (whichever the format uses).
@@ -476,9 +476,6 @@ impl ArchiveModule {
             }
         }
         values.extend(attrs::path_info_on(ctx.host, &o.dest).await?);
-        if !values.contains_key("state") {
-            values.insert("state".into(), "absent".into());
-        }
         let mut out = if changed {
             Outcome::changed()
         } else {
@@ -656,8 +653,6 @@ impl Module for ArchiveModule {
             let mut values = Self::base_values(&o, &[], state);
             if let Some(e) = &o.dest_entry {
                 values.extend(attrs::path_info(e));
-            } else {
-                values.insert("state".into(), "absent".into());
             }
             let mut out = if attr_change.is_empty() {
                 Outcome::ok()
@@ -683,8 +678,6 @@ impl Module for ArchiveModule {
         let mut values = Self::base_values(&o, &[], "absent");
         if let Some(e) = &o.dest_entry {
             values.extend(attrs::path_info(e));
-        } else {
-            values.insert("state".into(), "absent".into());
         }
         let mut preview = if changed || !attr_change.is_empty() {
             Outcome::changed()

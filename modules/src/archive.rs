@@ -371,7 +371,6 @@ fn walk_order(top: &str, found: &[(String, bool)]) -> Vec<(String, bool)> {
         children.entry(dirname(&e.0)).or_default().push(e);
     }
     let mut out = Vec::new();
-    let mut stack = vec![top.trim_end_matches('/').to_string()];
     // Depth-first in os.walk's order: walk(d) emits d's dirs and files, then walks each dir.
     fn walk(
         d: &str,

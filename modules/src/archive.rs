@@ -721,7 +721,7 @@ impl Module for ArchiveModule {
         let (what, archived) = if compress_only {
             let src = &o.targets[0].0;
             let comp = format.compressor().unwrap_or("gzip");
-            script.push_str(&format!("{comp} -c < {} > \"$t/a\"; ", quote(src)));
+            script.push_str(&format!("{comp} -c < {} > \"$t/a.zip\"; ", quote(src)));
             ("compress", vec![src.clone()])
         } else {
             script.push_str(&format!("cd {}; ", quote(&o.root)));
@@ -732,9 +732,9 @@ impl Module for ArchiveModule {
                 }
                 if names.is_empty() {
                     // Info-ZIP writes nothing for an empty list; zipfile an empty archive.
-                    script.push_str("printf 'PK\\005\\006\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0' > \"$t/a\"; ");
+                    script.push_str("printf 'PK\\005\\006\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0' > \"$t/a.zip\"; ");
                 } else {
-                    script.push_str("zip -q \"$t/a\" -@ >&2; ");
+                    script.push_str("zip -q \"$t/a.zip\" -@ >&2; ");
                 }
             } else {
                 for n in &names {
@@ -742,17 +742,17 @@ impl Module for ArchiveModule {
                     stdin.push(0);
                 }
                 script.push_str(&format!(
-                    "tar --null --no-recursion -T - -c {} -f \"$t/a\"; ",
+                    "tar --null --no-recursion -T - -c {} -f \"$t/a.zip\"; ",
                     format.tar_flag()
                 ));
             }
             ("archive", archived)
         };
         script.push_str(
-            "if [ -e \"$d\" ]; then chmod --reference=\"$d\" \"$t/a\" 2>/dev/null || true; \
-             chown --reference=\"$d\" \"$t/a\" 2>/dev/null || true; \
-             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t/a\"; fi; \
-             mv -f -- \"$t/a\" \"$d\"; cd /; ",
+            "if [ -e \"$d\" ]; then chmod --reference=\"$d\" \"$t/a.zip\" 2>/dev/null || true; \
+             chown --reference=\"$d\" \"$t/a.zip\" 2>/dev/null || true; \
+             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t/a.zip\"; fi; \
+             mv -f -- \"$t/a.zip\" \"$d\"; cd /; ",
         );
         script.push_str(&checksum_script(format));
         let out = ctx.host.sh_with_stdin(&script, &stdin).await?;

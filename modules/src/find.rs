@@ -624,7 +624,7 @@ fn with_unit(text: &str, units: &[(char, i64)]) -> Option<i64> {
 }
 
 /// Python's `fnmatch.translate`, anchored: `*`, `?`, `[seq]`, `[!seq]`; everything else literal.
-fn fnmatch_regex(pattern: &str) -> String {
+pub(crate) fn fnmatch_regex(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::from("(?s)\\A(?:");
     let mut i = 0;

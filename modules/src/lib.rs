@@ -17,6 +17,7 @@ tend_module_api::modules![
     apt,
     apt_key,
     apt_repository,
+    archive,
     assemble,
     assert,
     authorized_key,

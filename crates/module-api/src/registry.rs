@@ -138,6 +138,7 @@ const COLLECTION_NAMES: &[&str] = &[
     "ansible.posix.authorized_key",
     "ansible.posix.mount",
     "ansible.posix.sysctl",
+    "community.general.archive",
     "community.general.ini_file",
     "community.general.locale_gen",
     "community.general.timezone",

@@ -25,6 +25,7 @@ tend_module_api::modules![
     copy,
     cron,
     debug,
+    dnf,
     fail,
     fetch,
     file,
@@ -64,6 +65,7 @@ tend_module_api::modules![
     user,
     wait_for,
     wait_for_connection,
+    yum,
 ];
 
 #[cfg(test)]

@@ -771,8 +771,14 @@ pub(crate) fn rpm_query_line(p: &DnfParams, spec: &Spec) -> Option<String> {
         String::new()
     };
     match spec {
+        // A path (`/usr/bin/vi`) names what a package provides, as dnf reads it.
         Spec::Package(s) => Some(format!(
-            "LC_ALL=C rpm {root}-q --qf {} -- {}",
+            "LC_ALL=C rpm {root}-q {}--qf {} -- {}",
+            if s.starts_with('/') {
+                "--whatprovides "
+            } else {
+                ""
+            },
             quote(RPM_QF),
             quote(s)
         )),
@@ -1253,6 +1259,8 @@ Operation aborted by the user.
         let rq = rpm_query_line(&p, &pkg("tree-1.8.0")).unwrap();
         assert!(rq.starts_with("LC_ALL=C rpm --root /mnt/root -q --qf "), "{rq}");
         assert!(rq.ends_with("-- tree-1.8.0"), "{rq}");
+        let vi = rpm_query_line(&plain, &pkg("/usr/bin/vi")).unwrap();
+        assert!(vi.starts_with("LC_ALL=C rpm -q --whatprovides --qf "), "{vi}");
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub enum Observed {
 /// What the backend runs with.
 pub enum Action {
     Apt { params: AptParams },
-    Dnf { params: DnfParams, run: DnfRun },
+    Dnf { params: Box<DnfParams>, run: DnfRun },
 }
 
 /// A variable's value as a string, or "" when it is undefined or empty.
@@ -161,7 +161,7 @@ impl Module for PackageModule {
                 Planned::Done(outcome) => Planned::Done(outcome),
                 Planned::Change { action, preview } => Planned::Change {
                     action: Action::Dnf {
-                        params,
+                        params: Box::new(params),
                         run: action,
                     },
                     preview,

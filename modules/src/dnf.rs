@@ -40,9 +40,10 @@
 //!   the file on the host first (`get_url`) and name its path. `list` is refused.
 //! - An upgrade lists the new package as `Installed:`; the old one appears as `Removed:` only
 //!   for packages named in the task (dnf's table does not print the version replaced).
-//! - With `state: latest`, a glob or a group is handed to `dnf install` / `dnf upgrade`
-//!   respectively as dnf's command line understands them; modules (`@module:stream`) are passed
-//!   to dnf like groups.
+//! - With `state: latest`, a glob goes to `dnf install` (installed matches are not upgraded)
+//!   and a group to `dnf upgrade` (a group not installed yet fails; Ansible installs it).
+//!   Modules (`@module:stream`) are passed to dnf like groups.
+//! - A path not ending in `.rpm` (`/usr/bin/vi`) is looked up with `rpm -q --whatprovides`.
 //! - `allow_downgrade: false` does not stop `dnf install name-olderversion` from downgrading;
 //!   `lock_timeout`, `validate_certs` and `install_repoquery` are accepted and have no effect
 //!   (`sslverify: false` is passed as `--setopt=sslverify=False`).

@@ -26,6 +26,7 @@ tend_module_api::modules![
     copy,
     cron,
     debug,
+    dnf,
     fail,
     fetch,
     file,
@@ -65,6 +66,7 @@ tend_module_api::modules![
     user,
     wait_for,
     wait_for_connection,
+    yum,
 ];
 
 #[cfg(test)]

@@ -17,8 +17,8 @@
 //! (`apt-get` on the path means `apt`, as the `pkg_mgr` fact says on Debian and Ubuntu). The
 //! arguments then go to that module unchanged.
 //!
-//! Differences from Ansible: `apt` is the only backend tend has so far; another package
-//! manager fails the task with a message naming it. Ansible passes any argument through to
+//! Differences from Ansible: `apt` and `dnf` (also named `yum`) are the backends tend has so
+//! far; another package manager fails the task with a message naming it. Ansible passes any argument through to
 //! the backend; tend takes the common ones (`name`, `state`, `use`) and `update_cache`, so an
 //! argument only some backend knows is refused at compile time.
 
@@ -28,6 +28,7 @@ use serde_json::Value;
 use tend_module_api::{Context, Module, ModuleError, Outcome, Planned};
 
 use crate::apt::{self, AptParams, AptRun};
+use crate::dnf::{self, DnfParams, DnfRun};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,14 +48,21 @@ pub struct PackageParams {
 
 pub struct PackageModule;
 
-pub struct Observed {
-    params: AptParams,
-    apt: apt::Observed,
+pub enum Observed {
+    Apt {
+        params: AptParams,
+        apt: apt::Observed,
+    },
+    Dnf {
+        params: DnfParams,
+        dnf: dnf::Observed,
+    },
 }
 
-/// The apt arguments the backend runs with.
-pub struct Action {
-    params: AptParams,
+/// What the backend runs with.
+pub enum Action {
+    Apt { params: AptParams },
+    Dnf { params: Box<DnfParams>, run: DnfRun },
 }
 
 /// A variable's value as a string, or "" when it is undefined or empty.
@@ -82,7 +90,8 @@ async fn backend(params: &PackageParams, ctx: &Context<'_>) -> Result<String, Mo
     Ok(out.stdout_lossy().trim().to_string())
 }
 
-fn apt_params(params: &PackageParams) -> Result<AptParams, ModuleError> {
+/// The backend's parameters: the common ones, as the backend module takes them.
+fn backend_params<T: serde::de::DeserializeOwned>(params: &PackageParams) -> Result<T, ModuleError> {
     let mut args = serde_json::Map::new();
     args.insert("name".into(), params.name.clone().into());
     if let Some(state) = &params.state {
@@ -113,9 +122,14 @@ impl Module for PackageModule {
         let module = backend(params, ctx).await?;
         match module.strip_prefix("ansible.builtin.").unwrap_or(&module) {
             "apt" => {
-                let params = apt_params(params)?;
+                let params: AptParams = backend_params(params)?;
                 let apt = apt::simulate(&params, ctx).await?;
-                Ok(Observed { params, apt })
+                Ok(Observed::Apt { params, apt })
+            }
+            "dnf" | "yum" | "dnf4" | "yum4" => {
+                let params: DnfParams = backend_params(params)?;
+                let dnf = dnf::query(&params, ctx).await?;
+                Ok(Observed::Dnf { params, dnf })
             }
             "unknown" => Err(ModuleError::failed(
                 "Could not detect a package manager. Try using the \"use\" option.",
@@ -132,16 +146,26 @@ impl Module for PackageModule {
         observed: Observed,
         _ctx: &Context<'_>,
     ) -> Result<Planned<Action>, ModuleError> {
-        Ok(match apt::decide(observed.apt) {
-            Planned::Done(outcome) => Planned::Done(outcome),
-            Planned::Change {
-                action: AptRun,
-                preview,
-            } => Planned::Change {
-                action: Action {
-                    params: observed.params,
+        Ok(match observed {
+            Observed::Apt { params, apt } => match apt::decide(apt) {
+                Planned::Done(outcome) => Planned::Done(outcome),
+                Planned::Change {
+                    action: AptRun,
+                    preview,
+                } => Planned::Change {
+                    action: Action::Apt { params },
+                    preview,
                 },
-                preview,
+            },
+            Observed::Dnf { params, dnf } => match dnf::decide(&params, dnf)? {
+                Planned::Done(outcome) => Planned::Done(outcome),
+                Planned::Change { action, preview } => Planned::Change {
+                    action: Action::Dnf {
+                        params: Box::new(params),
+                        run: action,
+                    },
+                    preview,
+                },
             },
         })
     }
@@ -152,7 +176,10 @@ impl Module for PackageModule {
         action: Action,
         ctx: &Context<'_>,
     ) -> Result<Outcome, ModuleError> {
-        apt::run_for_real(&action.params, ctx).await
+        match action {
+            Action::Apt { params } => apt::run_for_real(&params, ctx).await,
+            Action::Dnf { params, run } => dnf::run(&params, run, ctx).await,
+        }
     }
 }
 
@@ -170,7 +197,7 @@ mod tests {
         )
         .expect("params");
         assert_eq!(p.use_.as_deref(), Some("apt"));
-        let apt = apt_params(&p).expect("apt params");
+        let apt: AptParams = backend_params(&p).expect("apt params");
         assert_eq!(apt.name.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
         assert_eq!(apt.state, apt::AptState::Latest);
         let bad = PackageParams {
@@ -179,6 +206,10 @@ mod tests {
             use_: None,
             update_cache: None,
         };
-        assert!(apt_params(&bad).is_err());
+        assert!(backend_params::<AptParams>(&bad).is_err());
+        // dnf takes `installed` (and `removed`), which apt does not.
+        let dnf: DnfParams = backend_params(&bad).expect("dnf params");
+        assert_eq!(dnf.name, vec!["a".to_string()]);
+        assert_eq!(dnf.state, dnf::DnfState::Installed);
     }
 }

@@ -142,7 +142,7 @@ const PLAY_KEYWORDS_NOT_YET: &[&str] = &[
 ];
 
 /// Well-known Ansible modules tend does not provide yet, for a clearer message than "unknown".
-const ANSIBLE_MODULES_NOT_YET: &[&str] = &["yum", "dnf", "add_host", "group_by"];
+const ANSIBLE_MODULES_NOT_YET: &[&str] = &["zypper", "add_host", "group_by"];
 
 /// Every problem found in a playbook.
 #[derive(Debug, Clone)]

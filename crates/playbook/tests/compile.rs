@@ -376,7 +376,7 @@ fn ansible_module_not_provided_yet() {
     assert_errors!(
         r#"- hosts: all
   tasks:
-    - ansible.builtin.yum:
+    - ansible.builtin.zypper:
         name: nginx
 "#
     );

@@ -580,6 +580,50 @@ pub(crate) async fn path_info_on(
         .unwrap_or_default())
 }
 
+/// Ansible's `stat` keys from `mode` to `nlink`, in its order (`stat` and `find` report them).
+pub(crate) fn put_stat_kind(e: &Entry, out: &mut Map<String, Value>) {
+    let st = &e.stat;
+    let other = |k: &str| Value::Bool(matches!(&st.kind, FileKind::Other(d) if d == k));
+    let keys = [
+        ("mode", Value::from(format!("{:04o}", st.mode))),
+        ("isdir", (st.kind == FileKind::Directory).into()),
+        ("ischr", other("character special file")),
+        ("isblk", other("block special file")),
+        ("isreg", (st.kind == FileKind::File).into()),
+        ("isfifo", other("fifo")),
+        ("islnk", (st.kind == FileKind::Link).into()),
+        ("issock", other("socket")),
+        ("uid", st.uid.into()),
+        ("gid", st.gid.into()),
+        ("size", st.size.into()),
+        ("inode", e.inode.into()),
+        ("dev", e.dev.into()),
+        ("nlink", e.nlink.into()),
+    ];
+    out.extend(keys.into_iter().map(|(k, v)| (k.to_string(), v)));
+}
+
+/// Ansible's permission-bit keys, `wusr` to `isgid`, in its order.
+pub(crate) fn put_stat_bits(mode: u32, out: &mut Map<String, Value>) {
+    let bits = [
+        ("wusr", 0o200),
+        ("rusr", 0o400),
+        ("xusr", 0o100),
+        ("wgrp", 0o020),
+        ("rgrp", 0o040),
+        ("xgrp", 0o010),
+        ("woth", 0o002),
+        ("roth", 0o004),
+        ("xoth", 0o001),
+        ("isuid", 0o4000),
+        ("isgid", 0o2000),
+    ];
+    out.extend(
+        bits.into_iter()
+            .map(|(k, mask)| (k.to_string(), Value::Bool(mode & mask != 0))),
+    );
+}
+
 /// Ansible's `add_path_info`: the values every file-managing module returns about its path.
 pub(crate) fn path_info(entry: &Entry) -> Map<String, Value> {
     let st = &entry.stat;

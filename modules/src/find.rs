@@ -930,59 +930,15 @@ fn matches(
 /// Ansible's `statinfo`, in its key order.
 fn statinfo(e: &Entry) -> Map<String, Value> {
     let st = &e.stat;
-    let mode = st.mode;
-    let bit = |mask: u32| Value::Bool(mode & mask != 0);
-    let other = |k: &str| Value::Bool(matches!(&st.kind, FileKind::Other(d) if d == k));
     let mut out = Map::new();
-    let mut put = |k: &str, v: Value| {
-        out.insert(k.to_string(), v);
-    };
-    put("mode", format!("{mode:04o}").into());
-    put("isdir", (st.kind == FileKind::Directory).into());
-    put("ischr", other("character special file"));
-    put("isblk", other("block special file"));
-    put("isreg", (st.kind == FileKind::File).into());
-    put("isfifo", other("fifo"));
-    put("islnk", (st.kind == FileKind::Link).into());
-    put("issock", other("socket"));
-    put("uid", st.uid.into());
-    put("gid", st.gid.into());
-    put("size", st.size.into());
-    put("inode", e.inode.into());
-    put("dev", e.dev.into());
-    put("nlink", e.nlink.into());
-    put("atime", e.atime.into());
-    put("mtime", st.mtime.into());
-    put("ctime", e.ctime.into());
-    put(
-        "gr_name",
-        if e.group_known {
-            st.group.clone()
-        } else {
-            String::new()
-        }
-        .into(),
-    );
-    put(
-        "pw_name",
-        if e.owner_known {
-            st.owner.clone()
-        } else {
-            String::new()
-        }
-        .into(),
-    );
-    put("wusr", bit(0o200));
-    put("rusr", bit(0o400));
-    put("xusr", bit(0o100));
-    put("wgrp", bit(0o020));
-    put("rgrp", bit(0o040));
-    put("xgrp", bit(0o010));
-    put("woth", bit(0o002));
-    put("roth", bit(0o004));
-    put("xoth", bit(0o001));
-    put("isuid", bit(0o4000));
-    put("isgid", bit(0o2000));
+    attrs::put_stat_kind(e, &mut out);
+    out.insert("atime".into(), e.atime.into());
+    out.insert("mtime".into(), st.mtime.into());
+    out.insert("ctime".into(), e.ctime.into());
+    let name = |known: bool, name: &str| Value::from(if known { name } else { "" });
+    out.insert("gr_name".into(), name(e.group_known, &st.group));
+    out.insert("pw_name".into(), name(e.owner_known, &st.owner));
+    attrs::put_stat_bits(st.mode, &mut out);
     out
 }
 

@@ -211,48 +211,22 @@ fn stat_values(observed: &StatObserved) -> Map<String, Value> {
         return out;
     };
     let st = &entry.stat;
-    let mode = st.mode;
-    let bit = |mask: u32| Value::Bool(mode & mask != 0);
-    let kind = |k: &str| Value::Bool(matches!(&st.kind, FileKind::Other(d) if d == k));
-    let mut put = |k: &str, v: Value| {
-        out.insert(k.to_string(), v);
-    };
-    put("exists", true.into());
-    put("path", observed.path.clone().into());
-    put("mode", format!("{mode:04o}").into());
-    put("isdir", (st.kind == FileKind::Directory).into());
-    put("ischr", kind("character special file"));
-    put("isblk", kind("block special file"));
-    put("isreg", (st.kind == FileKind::File).into());
-    put("isfifo", kind("fifo"));
-    put("islnk", (st.kind == FileKind::Link).into());
-    put("issock", kind("socket"));
-    put("uid", st.uid.into());
-    put("gid", st.gid.into());
-    put("size", st.size.into());
-    put("inode", entry.inode.into());
-    put("dev", entry.dev.into());
-    put("nlink", entry.nlink.into());
+    out.insert("exists".into(), true.into());
+    out.insert("path".into(), observed.path.clone().into());
+    attrs::put_stat_kind(entry, &mut out);
     // Python's float times; whole seconds when the host's stat cannot print fractions.
     let (atime, mtime, ctime) = observed.times.unwrap_or((
         entry.atime as f64,
         st.mtime as f64,
         entry.ctime as f64,
     ));
-    put("atime", atime.into());
-    put("mtime", mtime.into());
-    put("ctime", ctime.into());
-    put("wusr", bit(0o200));
-    put("rusr", bit(0o400));
-    put("xusr", bit(0o100));
-    put("wgrp", bit(0o020));
-    put("rgrp", bit(0o040));
-    put("xgrp", bit(0o010));
-    put("woth", bit(0o002));
-    put("roth", bit(0o004));
-    put("xoth", bit(0o001));
-    put("isuid", bit(0o4000));
-    put("isgid", bit(0o2000));
+    out.insert("atime".into(), atime.into());
+    out.insert("mtime".into(), mtime.into());
+    out.insert("ctime".into(), ctime.into());
+    attrs::put_stat_bits(st.mode, &mut out);
+    let mut put = |k: &str, v: Value| {
+        out.insert(k.to_string(), v);
+    };
     put("blocks", entry.blocks.into());
     put("block_size", entry.block_size.into());
     put("device_type", entry.rdev.into());

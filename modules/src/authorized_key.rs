@@ -40,6 +40,7 @@
 //! Differences from Ansible: an existing key line with nothing after its type (a broken line)
 //! fails the task with a message rather than a Python traceback.
 
+use crate::pytext::lines_with_ends;
 use async_trait::async_trait;
 use regex::Regex;
 use serde::Deserialize;
@@ -546,26 +547,6 @@ fn parse_key(raw: &str, rank: usize) -> Result<Option<Key>, ModuleError> {
         comment: parts[at + 2..].join(" "),
         rank,
     }))
-}
-
-/// Python's `str.splitlines(True)` for the line breaks a key file holds.
-fn lines_with_ends(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        match rest.find(['\n', '\r']) {
-            Some(at) => {
-                let len = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
-                out.push(&rest[..at + len]);
-                rest = &rest[at + len..];
-            }
-            None => {
-                out.push(rest);
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// A Python dict of keys by id: insertion order kept, re-assignment in place.

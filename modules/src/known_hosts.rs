@@ -28,6 +28,7 @@
 //!
 //! Differences from Ansible: none known.
 
+use crate::pytext::lines_with_ends;
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Deserialize;
@@ -372,26 +373,6 @@ fn search(
         }
     }
     Ok((true, true, None))
-}
-
-/// Python's `str.splitlines(keepends=True)` for `\n`, `\r\n` and `\r`.
-fn lines_with_ends(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        match rest.find(['\n', '\r']) {
-            Some(at) => {
-                let len = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
-                out.push(&rest[..at + len]);
-                rest = &rest[at + len..];
-            }
-            None => {
-                out.push(rest);
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// Ansible's `enforce_state`. Pure.

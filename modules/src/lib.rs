@@ -9,6 +9,7 @@ mod attrs;
 mod copy_tree;
 mod http;
 mod pyre;
+mod pytext;
 
 #[cfg(test)]
 mod testing;

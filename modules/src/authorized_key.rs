@@ -40,7 +40,6 @@
 //! Differences from Ansible: an existing key line with nothing after its type (a broken line)
 //! fails the task with a message rather than a Python traceback.
 
-use crate::pytext::lines_with_ends;
 use async_trait::async_trait;
 use regex::Regex;
 use serde::Deserialize;
@@ -48,6 +47,7 @@ use serde_json::Value;
 use tend_module_api::{quote, Context, Diff, Module, ModuleError, Outcome, Planned, WriteOptions};
 
 use crate::attrs;
+use crate::pytext::lines_with_ends;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -28,7 +28,6 @@
 //!
 //! Differences from Ansible: none known.
 
-use crate::pytext::lines_with_ends;
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Deserialize;
@@ -37,6 +36,7 @@ use sha1::{Digest, Sha1};
 use tend_module_api::{quote, Context, Diff, Module, ModuleError, Outcome, Planned, WriteOptions};
 
 use crate::attrs;
+use crate::pytext::lines_with_ends;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

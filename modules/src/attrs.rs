@@ -98,9 +98,10 @@ pub(crate) fn probe(tag: &str, var: &str) -> String {
     )
 }
 
-/// Prints `umask:` (the host's, which decides the mode of files it creates).
+/// Prints `umask:` (the host's, which decides the mode of files it creates). The builtin
+/// prints it directly: `$(umask)` would cost the host a fork for every probe.
 pub(crate) fn umask() -> &'static str {
-    "printf 'umask:%s\\n' \"$(umask)\"; "
+    "printf 'umask:'; umask; "
 }
 
 /// Prints `sum:` with the digest of the regular, readable file in `$var` (`tool` is

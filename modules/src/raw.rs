@@ -92,7 +92,7 @@ impl Module for RawModule {
         let out = ctx
             .host
             .transport()
-            .exec(tend_module_api::ExecRequest::new(&line))
+            .exec(tend_module_api::ExecRequest::new(&line).in_login_shell())
             .await?;
         let mut values = Map::new();
         values.insert("rc".into(), out.exit_code.into());

@@ -102,6 +102,7 @@ impl Host {
             .exec(ExecRequest {
                 command: &command,
                 stdin,
+                login_shell: false,
             })
             .await?)
     }

@@ -11,13 +11,15 @@ pub mod known_hosts;
 use std::sync::Arc;
 
 use tend_transport::{
-    ConnectionKind, ConnectionSpec, Connector, LocalTransport, Transport, TransportError,
+    ConnectionKind, ConnectionSpec, Connector, LocalTransport, ResidentShell, Transport,
+    TransportError,
 };
 
 pub use auth::{key_is_encrypted, load_private_key, KeyError};
 pub use client::{SshTransport, MAX_CONCURRENT_CHANNELS};
 
-/// Opens an [`SshTransport`] for SSH hosts and a [`LocalTransport`] for local ones.
+/// Opens an [`SshTransport`] for SSH hosts, with a [`ResidentShell`] running their commands,
+/// and a [`LocalTransport`] for local ones.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SshConnector;
 
@@ -31,7 +33,10 @@ impl SshConnector {
 impl Connector for SshConnector {
     async fn connect(&self, spec: &ConnectionSpec) -> Result<Arc<dyn Transport>, TransportError> {
         match spec.kind {
-            ConnectionKind::Ssh => Ok(Arc::new(SshTransport::connect(spec).await?)),
+            ConnectionKind::Ssh => Ok(Arc::new(ResidentShell::new(
+                SshTransport::connect(spec).await?,
+                spec.name.clone(),
+            ))),
             ConnectionKind::Local => Ok(Arc::new(LocalTransport::new(spec.name.clone()))),
         }
     }

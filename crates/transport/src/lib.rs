@@ -6,6 +6,7 @@
 
 mod local;
 mod quote;
+mod resident;
 mod scripted;
 mod wrap;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use local::LocalTransport;
 pub use quote::{quote, quote_bytes_printf};
+pub use resident::{ResidentShell, MAX_INLINE_STDIN};
 pub use scripted::{ScriptedInput, ScriptedProgram, ScriptedReply, ScriptedTransport};
 pub use wrap::{BecomeMethod, BecomeTransport, EnvTransport};
 
@@ -25,6 +27,9 @@ pub struct ExecRequest<'a> {
     pub command: &'a str,
     /// Bytes written to the command's standard input, which is then closed.
     pub stdin: Option<&'a [u8]>,
+    /// The command is the user's own text for their login shell (`raw`), so it must run
+    /// exactly as `ssh host 'command'` runs it, not in tend's resident `sh`.
+    pub login_shell: bool,
 }
 
 impl<'a> ExecRequest<'a> {
@@ -32,7 +37,14 @@ impl<'a> ExecRequest<'a> {
         ExecRequest {
             command,
             stdin: None,
+            login_shell: false,
         }
+    }
+
+    /// Marks the command as one for the user's login shell (see [`ExecRequest::login_shell`]).
+    pub fn in_login_shell(mut self) -> Self {
+        self.login_shell = true;
+        self
     }
 
     pub fn with_stdin(mut self, stdin: &'a [u8]) -> Self {

@@ -422,7 +422,7 @@ fn marker_line_end(out: &[u8], marker: &[u8]) -> Option<usize> {
 }
 
 /// 32 random lowercase letters, as Ansible's `BECOME-SUCCESS-` keys: unique, not secret.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let state = std::collections::hash_map::RandomState::new();
     let mut id = String::with_capacity(32);
@@ -480,6 +480,7 @@ impl Transport for BecomeTransport {
                 .exec(ExecRequest {
                     command: &wrapped,
                     stdin: request.stdin,
+                    login_shell: false,
                 })
                 .await?;
             if out.exit_code == 1 {
@@ -542,6 +543,7 @@ impl Transport for EnvTransport {
             .exec(ExecRequest {
                 command: &command,
                 stdin: request.stdin,
+                login_shell: request.login_shell,
             })
             .await
     }

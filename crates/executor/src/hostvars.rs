@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use tend_inventory::Inventory;
-use tend_playbook::{Play, Step, Task};
+use tend_playbook::{IncludeBody, Play, Step, Task};
 use tend_template::Templater;
 
 use crate::run::HostState;
@@ -139,6 +139,57 @@ fn dir_mentions(dir: &std::path::Path, needle: &str, depth: u32) -> bool {
                 .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
         }
     })
+}
+
+/// Whether a task of the play may read one of `names`: the play, its templates, the
+/// inventory's variables or the extra vars mention one, or the play loads variables or tasks
+/// whose text is only known at run time (`include_vars`, `include_tasks` of a templated
+/// file name), which may mention anything.
+pub(crate) fn play_may_read(
+    play: &Play,
+    inventory: &Inventory,
+    extra_vars: &Map<String, Value>,
+    names: &[&str],
+) -> bool {
+    let steps = play
+        .pre_tasks
+        .iter()
+        .chain(&play.tasks)
+        .chain(&play.post_tasks);
+    let loads_at_run_time =
+        steps.into_iter().any(step_loads_at_run_time) || play.handlers.iter().any(is_include_vars);
+    if loads_at_run_time {
+        return true;
+    }
+    let extra = Value::Object(extra_vars.clone());
+    names.iter().any(|name| {
+        play_mentions(play, name)
+            || mentions(&extra, name)
+            || inventory
+                .hosts()
+                .any(|h| mentions(&Value::Object(inventory.host_vars(&h.name)), name))
+    })
+}
+
+fn is_include_vars(task: &Task) -> bool {
+    let short = task.action.rsplit('.').next().unwrap_or(&task.action);
+    short == "include_vars"
+}
+
+fn step_loads_at_run_time(step: &Step) -> bool {
+    match step {
+        Step::Task(t) => is_include_vars(t),
+        Step::Block(b) => b
+            .block
+            .iter()
+            .chain(&b.rescue)
+            .chain(&b.always)
+            .any(step_loads_at_run_time),
+        Step::Include(i) => match &i.body {
+            IncludeBody::Steps(steps) => steps.iter().any(step_loads_at_run_time),
+            IncludeBody::Templated { .. } => true,
+        },
+    }
 }
 
 /// Whether anything a task of the play reads mentions `needle` (templates included).

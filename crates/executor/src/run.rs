@@ -88,6 +88,11 @@ pub(crate) struct PlayContext<'a> {
     /// Whether anything in the play mentions `hostvars`: building it costs a copy of every
     /// host's variables per task, so it is only built when used.
     pub uses_hostvars: bool,
+    /// Whether a task may read the magic variables that list hosts (`groups`, `play_hosts`,
+    /// `ansible_play_hosts`, `ansible_play_batch`, `ansible_play_hosts_all`): each is as long
+    /// as the inventory, and copying them into every host's variables for every task made
+    /// memory and time grow with the square of the number of hosts.
+    pub uses_host_lists: bool,
     pub groups: Value,
     pub search_dirs: Vec<PathBuf>,
     /// `--start-at-task`: whether the named task has been reached (shared by all plays).
@@ -129,6 +134,13 @@ pub async fn run_playbook(
         let mut ordered = targeted.clone();
         order_hosts(&mut ordered, play.order);
         let uses_hostvars = crate::hostvars::play_mentions(play, "hostvars");
+        let uses_host_lists = uses_hostvars
+            || crate::hostvars::play_may_read(
+                play,
+                inventory,
+                &options.extra_vars,
+                &["groups", "play_hosts", "ansible_play_batch"],
+            );
         let batches = serial_batches(&ordered, &play.serial);
         let mut ended_in_play: Vec<String> = Vec::new();
         if batches.is_empty() {
@@ -192,6 +204,7 @@ pub async fn run_playbook(
                 last_banner: std::sync::Mutex::default(),
                 outside_hostvars,
                 uses_hostvars,
+                uses_host_lists,
                 groups: groups.clone(),
                 search_dirs: if play.dir == playbook.dir {
                     vec![playbook.dir.clone()]

@@ -67,15 +67,22 @@ fn raw_task_vars(
             .unwrap_or(&host.name)
             .to_string()
     };
+    if ctx.uses_host_lists {
+        let lists = [
+            ("groups", ctx.groups.clone()),
+            ("play_hosts", json!(shared.play_batch)),
+            ("ansible_play_hosts", json!(play_hosts)),
+            ("ansible_play_batch", json!(shared.play_batch)),
+            ("ansible_play_hosts_all", json!(ctx.play_hosts_all)),
+        ];
+        for (k, v) in lists {
+            vars.insert(k.to_string(), v);
+        }
+    }
     let magic = [
         ("inventory_hostname", json!(host.name)),
         ("inventory_hostname_short", json!(short)),
         ("group_names", json!(ctx.inventory.group_names(&host.name))),
-        ("groups", ctx.groups.clone()),
-        ("play_hosts", json!(shared.play_batch)),
-        ("ansible_play_hosts", json!(play_hosts)),
-        ("ansible_play_batch", json!(shared.play_batch)),
-        ("ansible_play_hosts_all", json!(ctx.play_hosts_all)),
         ("ansible_play_name", json!(ctx.play.name)),
         ("ansible_check_mode", json!(ctx.options.check)),
         ("ansible_diff_mode", json!(ctx.options.diff)),

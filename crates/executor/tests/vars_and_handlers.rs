@@ -674,3 +674,25 @@ fn controller_only_tasks_do_not_need_the_connection() {
     assert_eq!(ran.result("remote", "h2").status, Status::Unreachable);
     assert_eq!(ran.stats("h2"), recap(1, 0, 1, 0, 0));
 }
+
+#[test]
+fn host_lists_reach_tasks_that_read_them_indirectly() {
+    // The lists are only built for plays that may read them; reading one through an
+    // inventory variable or a play variable still sees it.
+    let play = r#"
+- hosts: all
+  gather_facts: false
+  vars:
+    batch_size: "{{ ansible_play_batch | length }}"
+  tasks:
+    - name: peers
+      debug: var=peers
+    - name: size
+      debug: var=batch_size
+"#;
+    let ran = Scenario::new(play)
+        .inventory("[web]\nh1\nh2\n\n[all:vars]\npeers=\"{{ groups['web'] }}\"\n")
+        .run();
+    assert_eq!(ran.shown("peers", "h2", "peers"), json!(["h1", "h2"]));
+    assert_eq!(ran.shown("size", "h1", "batch_size"), 2);
+}

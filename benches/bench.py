@@ -30,15 +30,16 @@ WORKLOADS_DIR = BENCHES / "workloads"
 WORKLOAD_PATHS = {"reference": ["/srv/bench"], "large": ["/srv/bench-large"]}
 TOOLS = ["tend", "ansible", "pyinfra", "floor"]
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-# pyinfra 3 prints one "[host] ... Success/No changes/Error" line per operation and host.
-PYINFRA_OP = re.compile(r"^\s*\[(\S+)\]\s+(Success|No changes|Error)", re.M)
+# pyinfra 3 ends with a results table: "Grand total  <ops> <success> <error> <no change>",
+# "-" for none; a successful operation that changed something counts as Success.
+PYINFRA_TOTAL = re.compile(r"^\s*Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.M)
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description="tend vs ansible-playbook vs pyinfra vs the floor, on tend-lab hosts")
     p.add_argument("--hosts", default="4", help="comma-separated host counts (e.g. 4,50,200)")
     p.add_argument("--runs", type=int, default=5, help="runs per tool, each a first run and a re-run")
-    p.add_argument("--workload", default="all", help="reference, large or all")
+    p.add_argument("--workload", help="reference, large or all (default: all; reference with --smoke)")
     p.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
     p.add_argument("--tool-runs", default="", help="per-tool run limits, e.g. ansible=1,pyinfra=3")
     p.add_argument("--ansible-max-hosts", type=int, default=50, help="skip ansible above this host count")
@@ -49,12 +50,13 @@ def parse_args(argv):
     p.add_argument("--tend", help="tend binary (default target/release/tend)")
     p.add_argument("--tend-lab", help="tend-lab binary (default beside --tend)")
     p.add_argument("--venv", default=str(REPO / "target" / "bench-venv"), help="venv with ansible-core and pyinfra")
-    p.add_argument("--smoke", action="store_true", help="1 host, 1 run, tend+floor: a quick self-check")
+    p.add_argument("--smoke", action="store_true", help="1 host, 1 run, tend+floor, reference workload: a quick self-check")
     a = p.parse_args(argv)
     if a.smoke:
         a.hosts, a.runs, a.tools = "1", 1, "tend,floor"
     a.hosts = [int(h) for h in a.hosts.split(",")]
     a.tools = [t for t in TOOLS if t in a.tools.split(",")]
+    a.workload = a.workload or ("reference" if a.smoke else "all")
     a.workloads = list(WORKLOAD_PATHS) if a.workload == "all" else a.workload.split(",")
     for w in a.workloads:
         if w not in WORKLOAD_PATHS:
@@ -126,11 +128,12 @@ def state_diff(expected, got):
 
 
 class ConnSampler(threading.Thread):
-    """Samples the established TCP connections a process holds to each lab address:22."""
+    """Samples the established TCP connections the child of `parent` (the tool GNU time runs)
+    holds to each lab address:22."""
 
-    def __init__(self, pid, addrs):
+    def __init__(self, parent, addrs):
         super().__init__(daemon=True)
-        self.pid, self.addrs, self.peak = pid, set(addrs), {}
+        self.parent, self.pid, self.addrs, self.peak = parent, None, set(addrs), {}
         self.done = threading.Event()
 
     def run(self):
@@ -143,6 +146,11 @@ class ConnSampler(threading.Thread):
                 self.peak[a] = max(self.peak.get(a, 0), c)
 
     def sample(self):
+        if self.pid is None:
+            children = Path(f"/proc/{self.parent}/task/{self.parent}/children").read_text().split()
+            if not children:
+                return {}
+            self.pid = int(children[0])
         inodes = set()
         fd_dir = f"/proc/{self.pid}/fd"
         for fd in os.listdir(fd_dir):
@@ -170,11 +178,17 @@ class ConnSampler(threading.Thread):
 
 
 def measure(cmd, cwd, env, log, timeout, conn_addrs=None):
-    """Run `cmd` once: wall seconds, user+sys CPU and peak RSS of its process tree, exit code."""
+    """Run `cmd` once: wall seconds, user+sys CPU and peak RSS of its process tree, exit code.
+
+    The command runs under GNU time, which only reports the peak RSS: a child inherits the
+    peak RSS of the process it was forked from, so forking the tool from this Python would
+    put Python's ~20 MiB under every tool; time's own few MiB are the floor instead."""
+    rss_file = f"{log}.rss"
     with open(log, "w") as out:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file, *cmd], cwd=cwd, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         sampler = None
         if conn_addrs:
             sampler = ConnSampler(proc.pid, conn_addrs)
@@ -194,7 +208,9 @@ def measure(cmd, cwd, env, log, timeout, conn_addrs=None):
     if sampler:
         sampler.done.set()
         sampler.join()
-    sample = {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss,
+    rss = Path(rss_file).read_text().split()
+    Path(rss_file).unlink()
+    sample = {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": int(rss[-1]) if rss else 0,
               "exit": proc.returncode, "log": str(log)}
     if sampler:
         sample["conns_per_host_max"] = max(sampler.peak.values(), default=0)
@@ -210,10 +226,10 @@ def counts(tool, log):
             return {"ok": sum(int(r[1]) for r in rows), "changed": sum(int(r[2]) for r in rows),
                     "unreachable": sum(int(r[3]) for r in rows), "failed": sum(int(r[4]) for r in rows)}
     if tool == "pyinfra":
-        ops = PYINFRA_OP.findall(text)
-        if ops:
-            return {"changed": sum(s == "Success" for _, s in ops), "unchanged": sum(s == "No changes" for _, s in ops),
-                    "failed": sum(s == "Error" for _, s in ops)}
+        m = PYINFRA_TOTAL.search(text)
+        if m:
+            ops, changed, failed, unchanged = (0 if v == "-" else int(v) for v in m.groups())
+            return {"ops": ops, "changed": changed, "failed": failed, "unchanged": unchanged}
     return {}
 
 
@@ -402,7 +418,7 @@ def write_report(results, out):
     v = meta["versions"]
     lines = ["# tend benchmark", "",
              f"{meta['date']}: {meta['cores']} cores ({meta['cpu']}), {meta['memory_gib']} GiB, Linux {meta['kernel']}.",
-             f"tend `{v['tend']}` (commit {v['commit']}), {v['ansible']}, pyinfra {v['pyinfra']}, {v['ssh']}.",
+             f"`{v['tend']}` (commit {v['commit']}), `{v['ansible']}`, `{v['pyinfra']}`, `{v['ssh']}`.",
              f"Runs per tool: {meta['args']['runs']} (first run from absent files + idempotent re-run each);"
              f" times are wall-clock medians (min–max); CPU is user+sys of the tool's process tree (median);"
              f" peak RSS is the largest process of the tree. All figures come from this invocation.", ""]

@@ -41,7 +41,8 @@ def parse_args(argv):
     p.add_argument("--runs", type=int, default=5, help="runs per tool, each a first run and a re-run")
     p.add_argument("--workload", help="reference, large or all (default: all; reference with --smoke)")
     p.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
-    p.add_argument("--tool-runs", default="", help="per-tool run limits, e.g. ansible=1,pyinfra=3")
+    p.add_argument("--tool-runs", default="",
+                   help="run limits per tool or tool@workload, 0 skips: e.g. ansible=1,ansible@large=0")
     p.add_argument("--ansible-max-hosts", type=int, default=50, help="skip ansible above this host count")
     p.add_argument("--pyinfra-max-hosts", type=int, default=1000, help="skip pyinfra above this host count")
     p.add_argument("--forks", type=int, default=200, help="tend -f (ansible.cfg has forks = 200)")
@@ -265,9 +266,11 @@ class Bench:
         return s
 
     def cell(self, workload, lab, n):
-        """All tools on one workload and host count: {tool: {first: [...], rerun: [...]}}."""
+        """All tools on one workload and host count: {tool: {first: [...], rerun: [...]}}, saved
+        after every run so an interrupted sweep keeps what it measured."""
         paths = " ".join(WORKLOAD_PATHS[workload])
         cell = {"workload": workload, "hosts": n, "tools": {}, "notes": []}
+        self.results["cells"].append(cell)
         # The floor's final state is what every tool must reach.
         lab.ssh_all(f"rm -rf {paths}")
         ref = self.run_tool("floor", workload, lab, f"{workload}-{n}-floor-reference")
@@ -279,7 +282,11 @@ class Bench:
             if limit is not None and n > limit:
                 cell["notes"].append(f"{tool} skipped at {n} hosts (--{tool}-max-hosts {limit})")
                 continue
-            runs = min(self.a.runs, self.a.tool_runs.get(tool, self.a.runs))
+            limits = self.a.tool_runs
+            runs = min(self.a.runs, limits.get(f"{tool}@{workload}", limits.get(tool, self.a.runs)))
+            if runs == 0:
+                cell["notes"].append(f"{tool} skipped (--tool-runs)")
+                continue
             if runs < self.a.runs:
                 cell["notes"].append(f"{tool}: {runs} run(s) instead of {self.a.runs} (--tool-runs)")
             t = cell["tools"][tool] = {"first": [], "rerun": []}
@@ -290,6 +297,7 @@ class Bench:
                     s = self.run_tool(tool, workload, lab, label)
                     s["state"] = state_diff(expected, state_listing(lab, workload))
                     t[phase].append(s)
+                    self.save()
                     print(f"  {label}: {s['wall']:.2f}s exit {s['exit']} cpu {s['cpu']:.2f}s"
                           f" rss {s['rss_kb'] // 1024}MiB {s['counts']}"
                           + (f" STATE: {s['state']}" if s["state"] else ""), flush=True)
@@ -297,7 +305,6 @@ class Bench:
             base = measure([str(self.a.tend), "run", "playbook.yml", "-i", str(lab.inventory), "--list-hosts"],
                            WORKLOADS_DIR / workload, None, self.logs / f"{workload}-{n}-tend-base.log", 600)
             cell["tend_base_rss_kb"] = base["rss_kb"]
-        return cell
 
     def run(self):
         self.results["meta"] = machine_facts(self.a, self.venv_bin)
@@ -306,8 +313,7 @@ class Bench:
             lab = Lab(self.a.tend_lab, n)
             try:
                 for w in self.a.workloads:
-                    self.results["cells"].append(self.cell(w, lab, n))
-                    self.save()
+                    self.cell(w, lab, n)
             finally:
                 lab.stop()
         self.save()

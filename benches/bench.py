@@ -7,7 +7,6 @@
 # and writes results.json, report.md and chart.png into the output folder.
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import platform

@@ -1,5 +1,6 @@
 # pyinfra equivalent of large/playbook.yml: the same files, contents and modes, and a re-run
-# changes nothing. lineinfile/blockinfile's create+mode 0644 is the umask's 0644 here.
+# changes nothing but the shell operations (pyinfra counts every one as a change).
+# lineinfile/blockinfile's `mode` is a files.file operation here: pyinfra's block creates 0600.
 from io import StringIO
 
 from pyinfra import host
@@ -25,9 +26,11 @@ for i in range(1, 21):
 for i in range(1, 11):
     for w in ("alpha", "beta", "gamma"):
         files.line(name=f"allow {i} {w}", path=f"{base}/d{i}/hosts.allow", line=f"allow {w}")
+    files.file(name=f"allow mode {i}", path=f"{base}/d{i}/hosts.allow", mode="644")
 for i in range(1, 11):
     files.block(name=f"block {i}", path=f"{base}/d{i}/block.cfg", content=f"key={i}\nowner={name}",
                 marker="# {mark} ANSIBLE MANAGED BLOCK")
+    files.file(name=f"block mode {i}", path=f"{base}/d{i}/block.cfg", mode="644")
 for i in range(1, 21):
     files.link(name=f"link {i}", path=f"{base}/app{i}.conf", target=f"{base}/d{i}/app.conf")
 for i in range(1, 21):

@@ -384,15 +384,17 @@ def changed_summary(samples):
 def cell_table(cell):
     n = cell["hosts"]
     lines = [f"### {cell['workload']}, {n} host(s)", "",
-             "| tool | runs | first run | re-run | CPU first / re-run | peak RSS | changed first / re-run | state |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| tool | runs | first run | re-run | CPU first / re-run | peak RSS | changed first / re-run | state | time spent |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for tool, t in cell["tools"].items():
         cpu = " / ".join(f"{med(t[p], 'cpu'):.2f} s" if med(t[p], "cpu") is not None else "—" for p in ("first", "rerun"))
         rss = max((s["rss_kb"] for s in ok_samples(t["first"] + t["rerun"])), default=0)
         bad = [s["state"] for s in t["first"] + t["rerun"] if s["state"]]
         state = "same as floor" if not bad else f"NOT CONVERGED ({len(bad)} runs): {bad[0]}"
+        spent = sum(s["wall"] for s in t["first"] + t["rerun"])
         lines.append(f"| {tool} | {len(t['first'])} | {fmt_time(t['first'])} | {fmt_time(t['rerun'])} | {cpu} |"
-                     f" {rss / 1024:.0f} MiB | {changed_summary(t['first'])} / {changed_summary(t['rerun'])} | {state} |")
+                     f" {rss / 1024:.0f} MiB | {changed_summary(t['first'])} / {changed_summary(t['rerun'])} | {state} |"
+                     f" {spent:.0f} s |")
     lines.append("")
     m = {tool: {p: med(t[p]) for p in ("first", "rerun")} for tool, t in cell["tools"].items()}
     get = lambda tool, p: m.get(tool, {}).get(p)  # noqa: E731
@@ -437,6 +439,7 @@ def write_chart(results, out):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     except ImportError:
         print("matplotlib missing: no chart.png", file=sys.stderr)
         return
@@ -451,7 +454,15 @@ def write_chart(results, out):
                 pts = [(x, y) for x, y in pts if y]
                 if pts:
                     ax.plot(*zip(*pts), marker="o", label=tool)
+            plain = FuncFormatter(lambda v, _: f"{v:g}")
+            ax.set_xscale("log")
+            ax.set_xticks([c["hosts"] for c in cells])
+            ax.xaxis.set_major_formatter(plain)
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("hosts")
             ax.set_ylabel("wall time, s (median)")
             ax.set_title(f"{w}: {'first run' if phase == 'first' else 'idempotent re-run'}")

@@ -12,6 +12,14 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --venv=*) venv=${args[i]#--venv=} ;;
   esac
 done
+# GNU time measures peak RSS; the lab needs sshd, the floor ssh.
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+if ((${#need[@]})); then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 if [[ " $* " != *" --tend "* && " $* " != *" --tend="* ]]; then
   cargo build --release -q -p tend -p tend-lab
 fi

@@ -28,6 +28,7 @@ WORKLOADS_DIR = BENCHES / "workloads"
 # What each workload creates on a host: deleted before every first run, listed to check state.
 WORKLOAD_PATHS = {"reference": ["/srv/bench"], "large": ["/srv/bench-large"]}
 TOOLS = ["tend", "ansible", "pyinfra", "floor"]
+COLORS = {"tend": "tab:blue", "ansible": "tab:red", "pyinfra": "tab:orange", "floor": "tab:green"}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 # pyinfra 3 ends with a results table: "Grand total  <ops> <success> <error> <no change>",
 # "-" for none; a successful operation that changed something counts as Success.
@@ -453,7 +454,7 @@ def write_chart(results, out):
                 pts = [(c["hosts"], med(c["tools"][tool][phase])) for c in cells if tool in c["tools"]]
                 pts = [(x, y) for x, y in pts if y]
                 if pts:
-                    ax.plot(*zip(*pts), marker="o", label=tool)
+                    ax.plot(*zip(*pts), marker="o", label=tool, color=COLORS[tool])
             plain = FuncFormatter(lambda v, _: f"{v:g}")
             ax.set_xscale("log")
             ax.set_xticks([c["hosts"] for c in cells])

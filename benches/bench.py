@@ -2,9 +2,9 @@
 # benches/bench.py: the benchmark runner behind benches/bench.sh. It owns the measurement:
 # starts a tend-lab per host count, runs every tool (tend, ansible-playbook, pyinfra, the floor)
 # on every workload of benches/workloads/ (first run from absent files, then the idempotent
-# re-run), times each run with its whole process tree's CPU (os.wait4) and peak RSS (GNU time), counts
-# tend's SSH connections per host, checks each tool's final host state against the floor's,
-# and writes results.json, report.md and chart.png into the output folder.
+# re-run), times each run with its whole process tree's CPU (os.wait4) and peak RSS (GNU
+# time), counts tend's SSH connections per host, checks each tool's final host state against
+# the floor's, and writes results.json, report.md and chart.png into the output folder.
 import argparse
 import datetime
 import json

@@ -19,6 +19,20 @@
 //! The inventory is written to `inventory/hosts.ini` in the project, so `inventory/group_vars`
 //! sits beside the inventory and `group_vars/` beside the playbook, as Ansible tells them apart.
 //!
+//! ansible-playbook's side is slow (10-90 s a case, against 1-3 s for tend), so its outcome is
+//! recorded in `tests/conformance/recorded/<case>.json`: per run the exit code, the PLAY RECAP,
+//! the captured host state (and stdout/stderr, for the report). A record is keyed by a sha256
+//! of the case directory (every file's relative path, execute bit and content), the harness's
+//! [`HARNESS_VERSION`], the reference's version (`ansible-playbook --version`'s first line and
+//! the `ansible` collections' release) and the machine (OS release, architecture, python3,
+//! time zone); it also holds a hash of the compared paths' state on fresh hosts after `setup`.
+//! When all of that matches, only tend runs and is compared with the record. Otherwise (no
+//! record, a stale one, hosts that start out otherwise) ansible-playbook runs live as well, as
+//! it always does under `TEND_CONFORMANCE_LIVE=1` (the full check); a stale record never fails
+//! a case by itself, in CI either. `TEND_CONFORMANCE_RECORD=1` (re)writes the record of every
+//! case whose reference ran live. Host state holds no times, inode numbers or temp names (see
+//! [`capture_state`]), so a record compares with a later run as one live run with another.
+//!
 //! The reference is `TEND_ANSIBLE_PLAYBOOK` (scripts/test.sh sets it up), else
 //! `target/ansible-venv/bin/ansible-playbook`. Without either, the cases are ignored with a
 //! notice, except under `CI=true`, where they fail. Cases named in
@@ -28,6 +42,8 @@
 //! TEND_ANSIBLE_PLAYBOOK=target/ansible-venv/bin/ansible-playbook \
 //!   cargo test --test integration -- conformance::file_modes    # one case
 //! TEND_CONFORMANCE_VERBOSE=1 ...                               # print every run as it ends
+//! TEND_CONFORMANCE_LIVE=1 ...                                  # ignore the records
+//! TEND_CONFORMANCE_RECORD=1 ...                                # record what ran live
 //! cargo test --test integration -- --ignored conformance::     # the known differences
 //! ```
 
@@ -36,12 +52,12 @@ use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use libtest_mimic::Trial;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tend_lab::Lab;
 
 use crate::support::{Output, Recap};
@@ -121,6 +137,22 @@ pub fn trials() -> Vec<Trial> {
             .into())
         }
     }));
+    let cases = names.clone();
+    trials.push(Trial::test("conformance::records", move || {
+        orphan_records(&cases).map_err(|e| format!("{e:#}").into())
+    }));
+    trials.push(Trial::test("conformance::shadow_dates_normalised", || {
+        let text = "root:*:19000:0:99999:7:::\nu:!:20779:0:99999:7:::\n";
+        let want = "root:*:19000:0:99999:7:::\nu:!:<today>:0:99999:7:::\n";
+        match normalise_shadow(text, 20779) {
+            Some(got) if got == want && normalise_shadow(text, 20780).is_none() => Ok(()),
+            got => Err(format!("normalise_shadow gave {got:?}").into()),
+        }
+    }));
+    trials.push(Trial::test(
+        "conformance::case_hash_tracks_case_files",
+        || case_hash_tracks_case_files().map_err(|e| format!("{e:#}").into()),
+    ));
     trials
 }
 
@@ -422,37 +454,104 @@ struct RunResult {
     output: Output,
     recap: std::result::Result<BTreeMap<String, Recap>, String>,
     state: String,
-    elapsed: Duration,
+    /// `None` for a run read back from a record.
+    elapsed: Option<Duration>,
+}
+
+/// Every run of one tool on one lab, and the compared paths' state before the first run.
+struct ToolRuns {
+    initial: String,
+    runs: Vec<RunResult>,
 }
 
 fn run_case(name: &str, dir: &Path, ansible: &Path) -> Result<()> {
     let spec = CaseSpec::load(&dir.join("case.yml"))?;
-    // Both tools at once, each on its own lab: the ansible side is the slow one.
-    let (reference, ours) = std::thread::scope(|s| {
-        let a = s.spawn(|| run_tool(Tool::Ansible, &spec, dir, ansible));
-        let t = run_tool(Tool::Tend, &spec, dir, ansible);
-        let a = a
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the ansible side panicked")));
-        (a, t)
-    });
-    let reference = reference.context("running the case with ansible-playbook")?;
-    let ours = ours.context("running the case with tend")?;
+    let path = records_dir().join(format!("{name}.json"));
+    let key = RecordKey::of(dir, ansible)?;
+    let record = if flag(LIVE_ENV) {
+        None
+    } else {
+        Record::load(&path, &key, name)
+    };
+    let (reference, ours) = match record {
+        Some(record) => {
+            let ours =
+                run_tool(Tool::Tend, &spec, dir, ansible).context("running the case with tend")?;
+            if digest(ours.initial.as_bytes()) == record.initial_state {
+                (record.into_runs(), ours.runs)
+            } else {
+                // Same key, but these hosts start out otherwise (another /etc/passwd, say):
+                // the record says nothing about them.
+                eprintln!(
+                    "note: conformance::{name}: the hosts start in another state than recorded; \
+                     running ansible-playbook live"
+                );
+                let reference = run_tool(Tool::Ansible, &spec, dir, ansible)
+                    .context("running the case with ansible-playbook")?;
+                write_record_if_asked(&path, &key, &spec, &reference)?;
+                (reference.runs, ours.runs)
+            }
+        }
+        None => {
+            // Both tools at once, each on its own lab: the ansible side is the slow one.
+            let (reference, ours) = std::thread::scope(|s| {
+                let a = s.spawn(|| run_tool(Tool::Ansible, &spec, dir, ansible));
+                let t = run_tool(Tool::Tend, &spec, dir, ansible);
+                let a = a
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the ansible side panicked")));
+                (a, t)
+            });
+            let reference = reference.context("running the case with ansible-playbook")?;
+            let ours = ours.context("running the case with tend")?;
+            write_record_if_asked(&path, &key, &spec, &reference)?;
+            (reference.runs, ours.runs)
+        }
+    };
+    compare_runs(name, &spec, &reference, &ours)
+}
 
-    let runs = spec.runs();
-    let mut report = String::new();
-    for (i, ((want, got), run)) in reference.iter().zip(&ours).zip(&runs).enumerate() {
+/// Why the reference's runs do not do what the case says (exit codes, a readable recap),
+/// or `None` when they do: a case whose reference misbehaves proves nothing.
+fn reference_broken(spec: &CaseSpec, reference: &[RunResult]) -> Option<String> {
+    if reference.len() != spec.runs().len() {
+        return Some(format!(
+            "{} runs of ansible-playbook for {} in the case",
+            reference.len(),
+            spec.runs().len()
+        ));
+    }
+    for (i, (want, run)) in reference.iter().zip(spec.runs()).enumerate() {
         let n = i + 1;
-        // The reference itself must do what the case says, or the case proves nothing.
         let expected = run.exit.unwrap_or(spec.exit);
         if want.output.code != expected || want.recap.is_err() {
-            bail!(
-                "case {name} is broken: ansible-playbook run {n} exited {} (case expects {expected}){}\n{}",
+            return Some(format!(
+                "ansible-playbook run {n} exited {} (case expects {expected}){}\n{}",
                 want.output.code,
-                want.recap.as_ref().err().map(|e| format!(", {e}")).unwrap_or_default(),
+                want.recap
+                    .as_ref()
+                    .err()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default(),
                 describe(Tool::Ansible, n, want)
-            );
+            ));
         }
+    }
+    None
+}
+
+fn compare_runs(
+    name: &str,
+    spec: &CaseSpec,
+    reference: &[RunResult],
+    ours: &[RunResult],
+) -> Result<()> {
+    if let Some(why) = reference_broken(spec, reference) {
+        bail!("case {name} is broken: {why}");
+    }
+    let mut report = String::new();
+    for (i, (want, got)) in reference.iter().zip(ours).enumerate() {
+        let n = i + 1;
         if want.output.code != got.output.code {
             let _ = writeln!(
                 report,
@@ -480,7 +579,7 @@ fn run_case(name: &str, dir: &Path, ansible: &Path) -> Result<()> {
     if report.is_empty() {
         return Ok(());
     }
-    for (i, (want, got)) in reference.iter().zip(&ours).enumerate() {
+    for (i, (want, got)) in reference.iter().zip(ours).enumerate() {
         report.push_str(&describe(Tool::Ansible, i + 1, want));
         report.push_str(&describe(Tool::Tend, i + 1, got));
     }
@@ -503,12 +602,15 @@ fn recap_text(recap: &std::result::Result<BTreeMap<String, Recap>, String>) -> S
 }
 
 fn describe(tool: Tool, n: usize, r: &RunResult) -> String {
+    let took = match r.elapsed {
+        Some(elapsed) => format!("in {elapsed:.1?}"),
+        None => "(recorded)".to_string(),
+    };
     format!(
-        "\n===== {} run {n}: `{}` exited {} in {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- state\n{}",
+        "\n===== {} run {n}: `{}` exited {} {took}\n--- stdout\n{}\n--- stderr\n{}\n--- state\n{}",
         tool.name(),
         r.command,
         r.output.code,
-        r.elapsed,
         r.output.stdout.trim_end(),
         r.output.stderr.trim_end(),
         r.state
@@ -516,12 +618,7 @@ fn describe(tool: Tool, n: usize, r: &RunResult) -> String {
 }
 
 /// Sets up a fresh lab and project for `tool` and does every run of the case.
-fn run_tool(
-    tool: Tool,
-    spec: &CaseSpec,
-    case_dir: &Path,
-    ansible: &Path,
-) -> Result<Vec<RunResult>> {
+fn run_tool(tool: Tool, spec: &CaseSpec, case_dir: &Path, ansible: &Path) -> Result<ToolRuns> {
     let lab = Lab::builder()
         .hosts(spec.hosts)
         .start()
@@ -535,6 +632,7 @@ fn run_tool(
     if let Some(script) = &spec.setup {
         on_every_host(&lab, script).context("case setup")?;
     }
+    let initial = capture_state(&lab, &spec.compare)?;
     let mut results = Vec::new();
     for run in spec.runs() {
         if let Some(script) = &run.before {
@@ -567,14 +665,17 @@ fn run_tool(
             output,
             recap,
             state,
-            elapsed,
+            elapsed: Some(elapsed),
         };
         if verbose() {
             eprintln!("{}", describe(tool, results.len() + 1, &result));
         }
         results.push(result);
     }
-    Ok(results)
+    Ok(ToolRuns {
+        initial,
+        runs: results,
+    })
 }
 
 fn tend_command(lab: &Lab) -> Command {
@@ -685,7 +786,9 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Every entry under the compared roots on every host, one line each: type, mode, owner,
-/// size and content hash for files, target for links. Times are left out on purpose.
+/// size and content hash for files, target for links. Times, inode numbers and temp names are
+/// left out on purpose, so a run compares with a recorded one; the one date left in content,
+/// /etc/shadow's last-change day, reads `<today>` when it is today (see [`normalise_shadow`]).
 fn capture_state(lab: &Lab, roots: &[String]) -> Result<String> {
     let roots: Vec<String> = roots.iter().map(|r| shell_quote(r)).collect();
     let script = format!(
@@ -743,6 +846,18 @@ fn capture_state(lab: &Lab, roots: &[String]) -> Result<String> {
                 }
             }
         }
+        let today = days_since_epoch();
+        for (path, text) in contents.iter_mut() {
+            if path.ends_with("/shadow") {
+                if let Some(text) = text {
+                    if let Some(normal) = normalise_shadow(text, today) {
+                        let hash = digest(normal.as_bytes());
+                        hashes.insert(path.clone(), hash.get(..16).unwrap_or(&hash).to_string());
+                        *text = normal;
+                    }
+                }
+            }
+        }
         for (path, desc) in entries {
             let hash = hashes
                 .get(&path)
@@ -764,6 +879,33 @@ fn capture_state(lab: &Lab, roots: &[String]) -> Result<String> {
         }
     }
     Ok(state)
+}
+
+/// shadow(5)'s third field, the day of the last password change, is the day `useradd` ran:
+/// `<today>` when it is `today`, so a recorded run compares with a later one. `None` when no
+/// line has today's date (the content, and its hash, stay as they are).
+fn normalise_shadow(text: &str, today: u64) -> Option<String> {
+    let today = today.to_string();
+    let mut changed = false;
+    let normal = text
+        .split_inclusive('\n')
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(':').collect();
+            if fields.len() > 3 && fields[2] == today {
+                fields[2] = "<today>";
+                changed = true;
+            }
+            fields.join(":")
+        })
+        .collect();
+    changed.then_some(normal)
+}
+
+fn days_since_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0)
 }
 
 /// Text files up to this size are listed with their content, so a diff shows the lines.
@@ -815,4 +957,420 @@ fn run_with_timeout(mut cmd: Command, limit: Duration) -> Result<Output> {
         stderr: err_reader.join().unwrap_or_default(),
     }
     .into())
+}
+
+/// Forces live ansible-playbook runs for every case, records or not: the full check.
+const LIVE_ENV: &str = "TEND_CONFORMANCE_LIVE";
+/// (Re)writes the record of every case whose reference ran live.
+const RECORD_ENV: &str = "TEND_CONFORMANCE_RECORD";
+/// Part of every record's key. Bump it whenever what a record holds, or how host state is
+/// captured and compared, changes: every record goes stale, and its case runs live until it is
+/// recorded again.
+const HARNESS_VERSION: u32 = 1;
+
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn records_dir() -> PathBuf {
+    root().join("recorded")
+}
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What a record was made from: a record is trusted only when all of it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordKey {
+    /// [`case_hash`] of the case directory.
+    case: String,
+    /// [`HARNESS_VERSION`].
+    harness: u32,
+    /// `ansible-playbook --version`'s first line and the `ansible` collections' release.
+    ansible: String,
+    /// What the lab hosts borrow from this machine and Ansible's modules see: OS release,
+    /// architecture, python3, time zone.
+    machine: String,
+}
+
+impl RecordKey {
+    fn of(case_dir: &Path, ansible: &Path) -> Result<Self> {
+        Ok(RecordKey {
+            case: case_hash(case_dir)?,
+            harness: HARNESS_VERSION,
+            ansible: ansible_version(ansible)?,
+            machine: machine_fingerprint(),
+        })
+    }
+
+    /// The parts of `self` that differ from `other`, by name.
+    fn differences(&self, other: &RecordKey) -> Vec<&'static str> {
+        let mut parts = Vec::new();
+        if self.case != other.case {
+            parts.push("case files");
+        }
+        if self.harness != other.harness {
+            parts.push("harness version");
+        }
+        if self.ansible != other.ansible {
+            parts.push("ansible version");
+        }
+        if self.machine != other.machine {
+            parts.push("machine");
+        }
+        parts
+    }
+}
+
+/// ansible-playbook's outcome for every run of one case, in
+/// `tests/conformance/recorded/<case>.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    key: RecordKey,
+    /// sha256 of the compared paths' state on fresh hosts after `setup`: hosts that start out
+    /// otherwise (another /etc/passwd) run the reference live.
+    initial_state: String,
+    runs: Vec<RecordedRun>,
+}
+
+/// Texts are stored as lists of lines (split at `\n`, so joining them back is exact) to keep
+/// a re-record's diff readable.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordedRun {
+    command: String,
+    exit: i32,
+    recap: BTreeMap<String, Recap>,
+    state: Vec<String>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.split('\n').map(str::to_string).collect()
+}
+
+impl Record {
+    /// The record at `path` if its key is `key`; otherwise `None`, saying why when a record
+    /// exists but is not used.
+    fn load(path: &Path, key: &RecordKey, name: &str) -> Option<Record> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("note: conformance::{name}: no record; running ansible-playbook live");
+                return None;
+            }
+            Err(e) => {
+                eprintln!("note: conformance::{name}: reading {}: {e}", path.display());
+                return None;
+            }
+        };
+        let record: Record = match serde_json::from_str(&text) {
+            Ok(record) => record,
+            Err(e) => {
+                eprintln!(
+                    "note: conformance::{name}: {} is not a record ({e}); running ansible-playbook live",
+                    path.display()
+                );
+                return None;
+            }
+        };
+        let stale = record.key.differences(key);
+        if stale.is_empty() {
+            return Some(record);
+        }
+        eprintln!(
+            "note: conformance::{name}: record is stale ({} changed); running ansible-playbook live",
+            stale.join(", ")
+        );
+        None
+    }
+
+    fn into_runs(self) -> Vec<RunResult> {
+        self.runs
+            .into_iter()
+            .map(|run| RunResult {
+                command: run.command,
+                output: Output {
+                    code: run.exit,
+                    stdout: run.stdout.join("\n"),
+                    stderr: run.stderr.join("\n"),
+                },
+                recap: Ok(run.recap),
+                state: run.state.join("\n"),
+                elapsed: None,
+            })
+            .collect()
+    }
+}
+
+/// Under `TEND_CONFORMANCE_RECORD=1`, stores a live reference's outcome, if it is a sound one
+/// (otherwise the comparison says the case is broken).
+fn write_record_if_asked(
+    path: &Path,
+    key: &RecordKey,
+    spec: &CaseSpec,
+    reference: &ToolRuns,
+) -> Result<()> {
+    if !flag(RECORD_ENV) || reference_broken(spec, &reference.runs).is_some() {
+        return Ok(());
+    }
+    let runs = reference
+        .runs
+        .iter()
+        .map(|run| {
+            Ok(RecordedRun {
+                command: run.command.clone(),
+                exit: run.output.code,
+                recap: run
+                    .recap
+                    .clone()
+                    .map_err(|e| anyhow::anyhow!("no recap: {e}"))?,
+                state: lines(&run.state),
+                stdout: lines(&run.output.stdout),
+                stderr: lines(&run.output.stderr),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let record = Record {
+        key: key.clone(),
+        initial_state: digest(reference.initial.as_bytes()),
+        runs,
+    };
+    let mut text = serde_json::to_string_pretty(&record)?;
+    text.push('\n');
+    let dir = records_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Written aside and renamed, so an interrupted run never leaves half a record.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// sha256 over every entry under the case directory, sorted by relative path: the path, its
+/// kind (file, with or without an execute bit, directory, symlink) and its content (a
+/// symlink's target). Nothing is left out.
+fn case_hash(dir: &Path) -> Result<String> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, u8, Vec<u8>)>) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path)?;
+                out.push((
+                    rel,
+                    b'l',
+                    target.to_string_lossy().into_owned().into_bytes(),
+                ));
+            } else if kind.is_dir() {
+                out.push((rel.clone(), b'd', Vec::new()));
+                walk(&path, &rel, out)?;
+            } else {
+                // Git keeps only the execute bit, so that is all the hash sees of the mode.
+                let exec = entry.metadata()?.permissions().mode() & 0o111 != 0;
+                let data =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                out.push((rel, if exec { b'x' } else { b'f' }, data));
+            }
+        }
+        Ok(())
+    }
+    let mut entries = Vec::new();
+    walk(dir, "", &mut entries)?;
+    entries.sort();
+    let mut bytes = Vec::new();
+    for (rel, kind, data) in entries {
+        // Lengths first, so no two trees serialise alike.
+        bytes.extend_from_slice(&(rel.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(rel.as_bytes());
+        bytes.push(kind);
+        bytes.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&data);
+    }
+    Ok(digest(&bytes))
+}
+
+/// `ansible-playbook --version`'s first line, with the `ansible` package's release when it
+/// sits beside it (its collections are part of the reference too); asked once per run of the
+/// test binary.
+fn ansible_version(ansible: &Path) -> Result<String> {
+    static VERSION: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let out = Command::new(ansible)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("running {} --version: {e}", ansible.display()))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let first = text.lines().next().unwrap_or("").trim().to_string();
+            if !out.status.success() || first.is_empty() {
+                return Err(format!(
+                    "{} --version exited {}: {}",
+                    ansible.display(),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(match collections_release(ansible) {
+                Some(release) => format!("{first}, ansible {release}"),
+                None => first,
+            })
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The `ansible` package's version from `ansible_collections/ansible_release.py` in the venv
+/// of `ansible` (`<venv>/bin/ansible-playbook`).
+fn collections_release(ansible: &Path) -> Option<String> {
+    let lib = ansible.parent()?.parent()?.join("lib");
+    let mut pythons: Vec<PathBuf> = std::fs::read_dir(lib)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    pythons.sort();
+    pythons.iter().find_map(|python| {
+        let text = std::fs::read_to_string(
+            python.join("site-packages/ansible_collections/ansible_release.py"),
+        )
+        .ok()?;
+        text.lines().find_map(|line| {
+            let value = line.strip_prefix("ansible_version")?.trim_start();
+            let value = value.strip_prefix('=')?.trim();
+            Some(value.trim_matches(|c| c == '\'' || c == '"').to_string())
+        })
+    })
+}
+
+/// The lab hosts run this machine's /usr and /etc: what of it can change an outcome that the
+/// initial-state check does not see.
+fn machine_fingerprint() -> String {
+    static MACHINE: OnceLock<String> = OnceLock::new();
+    MACHINE
+        .get_or_init(|| {
+            let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+            let field = |name: &str| {
+                release
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                    .unwrap_or("?")
+                    .trim_matches('"')
+                    .to_string()
+            };
+            let python = Command::new("/usr/bin/python3")
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map(|o| {
+                    let mut text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    if text.is_empty() {
+                        text = String::from_utf8_lossy(&o.stderr).trim().to_string();
+                    }
+                    text
+                })
+                .unwrap_or_else(|_| "no python3".to_string());
+            let tz = std::env::var("TZ").unwrap_or_else(|_| {
+                std::fs::read_link("/etc/localtime")
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "?".to_string())
+            });
+            format!(
+                "{} {}, {}, {python}, TZ {tz}",
+                field("ID"),
+                field("VERSION_ID"),
+                std::env::consts::ARCH
+            )
+        })
+        .clone()
+}
+
+/// Every file in `recorded/` is the record of a case that exists.
+fn orphan_records(cases: &[String]) -> Result<()> {
+    let dir = records_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut orphans = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        match name.strip_suffix(".json") {
+            Some(case) if cases.iter().any(|c| c == case) => {}
+            _ => orphans.push(name),
+        }
+    }
+    orphans.sort();
+    ensure!(
+        orphans.is_empty(),
+        "{} holds files that are no case's record: {}",
+        dir.display(),
+        orphans.join(", ")
+    );
+    Ok(())
+}
+
+/// The case hash is stable, and changes with any file's content, name, execute bit, or a new
+/// file in a subdirectory.
+fn case_hash_tracks_case_files() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir()?;
+    let case = dir.path();
+    std::fs::write(case.join("case.yml"), "compare: [/srv/x]\n")?;
+    std::fs::write(case.join("site.yml"), "- hosts: all\n")?;
+    std::fs::create_dir(case.join("files"))?;
+    std::fs::write(case.join("files/a"), "a\n")?;
+    let first = case_hash(case)?;
+    ensure!(first.len() == 64, "not a sha256: {first}");
+    ensure!(case_hash(case)? == first, "hash not stable");
+
+    let mut seen = vec![first.clone()];
+    let mut changed = |what: &str| -> Result<()> {
+        let hash = case_hash(case)?;
+        ensure!(!seen.contains(&hash), "hash unchanged after {what}");
+        seen.push(hash);
+        Ok(())
+    };
+    std::fs::write(case.join("files/a"), "b\n")?;
+    changed("changing a file")?;
+    std::fs::rename(case.join("files/a"), case.join("files/b"))?;
+    changed("renaming a file")?;
+    std::fs::set_permissions(case.join("files/b"), std::fs::Permissions::from_mode(0o755))?;
+    changed("making a file executable")?;
+    std::fs::create_dir(case.join("templates"))?;
+    changed("adding an empty directory")?;
+    std::fs::write(case.join("templates/t.j2"), "")?;
+    changed("adding an empty file")?;
+    std::os::unix::fs::symlink("b", case.join("files/l"))?;
+    changed("adding a symlink")?;
+
+    std::fs::remove_file(case.join("files/l"))?;
+    std::fs::remove_file(case.join("templates/t.j2"))?;
+    std::fs::remove_dir(case.join("templates"))?;
+    std::fs::set_permissions(case.join("files/b"), std::fs::Permissions::from_mode(0o644))?;
+    std::fs::rename(case.join("files/b"), case.join("files/a"))?;
+    std::fs::write(case.join("files/a"), "a\n")?;
+    ensure!(
+        case_hash(case)? == first,
+        "hash differs once the files are back as they were"
+    );
+    Ok(())
 }

@@ -148,7 +148,7 @@ pub struct Output {
 }
 
 /// One host's PLAY RECAP counts.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recap {
     pub ok: u32,
     pub changed: u32,

@@ -26,7 +26,9 @@ BENCHES = Path(__file__).resolve().parent
 REPO = BENCHES.parent
 WORKLOADS_DIR = BENCHES / "workloads"
 # What each workload creates on a host: deleted before every first run, listed to check state.
-WORKLOAD_PATHS = {"reference": ["/srv/bench"], "large": ["/srv/bench-large"]}
+WORKLOAD_PATHS = {"reference": ["/srv/bench"], "large": ["/srv/bench-large"], "tasks500": ["/srv/bench-tasks"]}
+# Workloads made to measure per-task overhead: how many tasks each host runs.
+TASK_COUNTS = {"tasks500": 500}
 TOOLS = ["tend", "ansible", "pyinfra", "floor"]
 COLORS = {"tend": "tab:blue", "ansible": "tab:red", "pyinfra": "tab:orange", "floor": "tab:green"}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -413,6 +415,11 @@ def cell_table(cell):
         lines.append(f"tend: at most {conns} SSH connection(s) per host; peak RSS {peak / 1024:.1f} MiB,"
                      f" {base / 1024:.1f} MiB without hosts (`--list-hosts`),"
                      f" so {(peak - base) / n / 1024:.2f} MiB per host above base.")
+        rerun = med(t["rerun"])
+        if cell["workload"] in TASK_COUNTS and rerun:
+            per_task = rerun / TASK_COUNTS[cell["workload"]] * 1000
+            lines.append(f"tend per task (re-run median / {TASK_COUNTS[cell['workload']]} tasks, connection"
+                         f" included): {per_task:.2f} ms.")
         lines.append("")
     for note in cell["notes"]:
         lines.append(f"- {note}")

@@ -68,7 +68,8 @@ def parse_args(argv):
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     a.tend = Path(a.tend or target / "release" / "tend").resolve()
     a.tend_lab = Path(a.tend_lab or a.tend.parent / "tend-lab").resolve()
-    a.out = Path(a.out or BENCHES / "results" / datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S"))
+    # Absolute: the tools run in other working directories.
+    a.out = Path(a.out or BENCHES / "results" / datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")).resolve()
     return a
 
 

@@ -162,13 +162,12 @@ pub(crate) fn play_may_read(
         return true;
     }
     let extra = Value::Object(extra_vars.clone());
-    names.iter().any(|name| {
-        play_mentions(play, name)
-            || mentions(&extra, name)
-            || inventory
-                .hosts()
-                .any(|h| mentions(&Value::Object(inventory.host_vars(&h.name)), name))
-    })
+    let any_name = |v: &Value| names.iter().any(|name| mentions(v, name));
+    names.iter().any(|name| play_mentions(play, name))
+        || any_name(&extra)
+        || inventory
+            .hosts()
+            .any(|h| any_name(&Value::Object(inventory.host_vars(&h.name))))
 }
 
 fn is_include_vars(task: &Task) -> bool {

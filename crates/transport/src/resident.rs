@@ -276,21 +276,15 @@ impl<T: Transport> Transport for ResidentShell<T> {
         };
         // Out of the slot while it runs: if this future is dropped mid-command, the session
         // is dropped (its command abandoned) and the next command starts a fresh shell.
-        let mut session = match std::mem::replace(&mut *slot, Slot::Empty) {
-            Slot::Ready(session) => session,
-            Slot::Disabled => {
-                *slot = Slot::Disabled;
-                drop(slot);
-                return self.inner.exec(request).await;
-            }
-            Slot::Empty => match self.start_shell().await? {
-                Some(session) => session,
-                None => {
-                    *slot = Slot::Disabled;
-                    drop(slot);
-                    return self.inner.exec(request).await;
-                }
-            },
+        let session = match std::mem::replace(&mut *slot, Slot::Empty) {
+            Slot::Ready(session) => Some(session),
+            Slot::Disabled => None,
+            Slot::Empty => self.start_shell().await?,
+        };
+        let Some(mut session) = session else {
+            *slot = Slot::Disabled;
+            drop(slot);
+            return self.inner.exec(request).await;
         };
         let started = std::time::Instant::now();
         let result = self

@@ -4,7 +4,9 @@
 
 mod list;
 mod output;
+mod progress;
 mod prompt;
+mod report;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use tend_executor::{RunOptions, Runtime};
 use tend_inventory::Inventory;
@@ -115,9 +117,88 @@ struct CommonArgs {
     /// Connection timeout in seconds.
     #[arg(short = 'T', long = "timeout", default_value_t = 10)]
     timeout: u64,
-    /// More output (-v shows every result).
+    /// More output: -v every result, -vv task paths, -vvv the commands run on hosts,
+    /// -vvvv their output too.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Colours: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long = "color", visible_alias = "colour", value_enum, default_value_t = When::Auto)]
+    color: When,
+    /// The live progress line on stderr: auto (on a terminal), always or never.
+    #[arg(long = "progress", value_enum, default_value_t = When::Auto)]
+    progress: When,
+    /// Exit codes for CI, one bit per outcome: 2 a task failed, 4 a host was unreachable,
+    /// 8 changes were made (or are pending under --check); 0 nothing changed.
+    #[arg(long = "detailed-exitcode")]
+    detailed_exitcode: bool,
+    /// Also write a report: json, junit or markdown, to a file (`json=run.json`) or to stdout
+    /// (`json` or `json=-`; the human output then goes to stderr). Repeatable.
+    #[arg(long = "report", value_name = "FORMAT[=PATH]", value_parser = report::ReportSpec::parse)]
+    report: Vec<report::ReportSpec>,
+    /// In the JUnit report, count changed tasks as failures.
+    #[arg(long = "junit-fail-on-change")]
+    junit_fail_on_change: bool,
+    /// Print how long each task took, longest first, before the recap.
+    #[arg(long = "profile")]
+    profile: bool,
+}
+
+/// `auto`, `always` or `never`, for colours and the progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum When {
+    Auto,
+    Always,
+    Never,
+}
+
+impl CommonArgs {
+    /// The printer's look: verbosity, colours, where it prints, progress, timings.
+    fn style(&self) -> Result<output::Style> {
+        let to_stdout = self.report.iter().filter(|r| r.path.is_none()).count();
+        if to_stdout > 1 {
+            bail!("only one --report can go to stdout; give the others a path (`junit=FILE`)");
+        }
+        let to_stderr = to_stdout == 1;
+        let env_set =
+            |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let color = match self.color {
+            When::Always => true,
+            When::Never => false,
+            When::Auto if env_set("NO_COLOR") || env_set("ANSIBLE_NOCOLOR") => false,
+            When::Auto
+                if env_set("FORCE_COLOR")
+                    || env_set("CLICOLOR_FORCE")
+                    || env_set("ANSIBLE_FORCE_COLOR") =>
+            {
+                true
+            }
+            When::Auto if to_stderr => std::io::stderr().is_terminal() && !dumb,
+            When::Auto => std::io::stdout().is_terminal() && !dumb,
+        };
+        let progress = match self.progress {
+            When::Always => true,
+            When::Never => false,
+            When::Auto => std::io::stderr().is_terminal() && !dumb,
+        };
+        Ok(output::Style {
+            verbosity: self.verbose,
+            color,
+            to_stderr,
+            progress,
+            profile: self.profile,
+        })
+    }
+
+    /// The exit code for a finished run: ansible-playbook's, or the detailed one.
+    fn exit_code(&self, summary: &tend_executor::RunSummary) -> u8 {
+        let code = if self.detailed_exitcode {
+            summary.detailed_exit_code()
+        } else {
+            summary.exit_code()
+        };
+        code as u8
+    }
 }
 
 #[derive(Args)]
@@ -259,10 +340,23 @@ fn run(args: RunArgs) -> Result<u8> {
         return Ok(0);
     }
     prompt::answer_var_prompts(&mut playbooks, &options.extra_vars)?;
-    let printer = Arc::new(output::Printer::stdout(args.common.verbose));
-    let summary = execute(&playbooks, &inventory, &options, printer.clone())?;
+    let mut style = args.common.style()?;
+    // The progress line would sit in the way of `--step`'s questions.
+    style.progress &= !args.step;
+    let printer = Arc::new(output::Printer::new(style));
+    let collector = Arc::new(report::Collector::new(options.check, options.diff));
+    let sink = report::Tee(vec![printer.clone(), collector.clone()]);
+    let summary = execute(&playbooks, &inventory, &options, Arc::new(sink))?;
+    printer.finish();
     printer.recap(&summary);
-    Ok(summary.exit_code() as u8)
+    let code = args.common.exit_code(&summary);
+    collector.write_all(
+        &args.common.report,
+        &summary,
+        code,
+        args.common.junit_fail_on_change,
+    )?;
+    Ok(code)
 }
 
 /// `tend doc MODULE...` / `tend doc --list`: documentation read from each module's source.
@@ -318,17 +412,27 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
     };
     let inventory = load_inventory(&args.common)?;
     let options = run_options(&args.common, &inventory)?;
-    let printer = Arc::new(output::AdhocPrinter::stdout(args.common.verbose));
+    let printer = Arc::new(output::AdhocPrinter::new(args.common.style()?));
+    let collector = Arc::new(report::Collector::new(options.check, options.diff));
+    let sink = report::Tee(vec![printer.clone(), collector.clone()]);
     let summary = execute(
         std::slice::from_ref(&playbook),
         &inventory,
         &options,
-        printer,
+        Arc::new(sink),
     )?;
+    printer.finish();
     if summary.hosts.is_empty() {
         eprintln!("[WARNING]: No hosts matched, nothing to do");
     }
-    Ok(summary.exit_code() as u8)
+    let code = args.common.exit_code(&summary);
+    collector.write_all(
+        &args.common.report,
+        &summary,
+        code,
+        args.common.junit_fail_on_change,
+    )?;
+    Ok(code)
 }
 
 fn load_inventory(common: &CommonArgs) -> Result<Inventory> {
@@ -353,6 +457,7 @@ fn run_options(common: &CommonArgs, inventory: &Inventory) -> Result<RunOptions>
     options.remote_user = common.user.clone();
     options.private_key_file = common.private_key.clone();
     options.connect_timeout = Duration::from_secs(common.timeout);
+    options.trace_commands = common.verbose >= 3;
     options.key_passphrase = std::env::var("TEND_SSH_KEY_PASSPHRASE").ok();
     let ask = common.ask_key_passphrase
         || (options.key_passphrase.is_none()

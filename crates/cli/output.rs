@@ -1,22 +1,69 @@
 //! Prints run events the way ansible-playbook's default callback does: banners, one line per
-//! host result, diffs under `--diff`, and the PLAY RECAP.
+//! host result, diffs under `--diff`, and the PLAY RECAP; with `-vv` task paths, with `-vvv`
+//! the commands run on hosts (`-vvvv`: and their output), with `--profile` task timings.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use similar::TextDiff;
-use tend_executor::{Event, EventSink, HostResult, RunSummary, Status, StepAnswer};
+use tend_executor::{
+    CommandOutcome, CommandTrace, Event, EventSink, HostResult, RunSummary, Status, StepAnswer,
+};
 use tend_module_api::Diff;
 
 const WIDTH: usize = 80;
 /// Ansible's `max_diff_size`.
 const MAX_DIFF_BYTES: usize = 104_448;
 
+/// At `-vvv` a command line is cut after this many bytes; `-vvvv` shows it whole.
+const COMMAND_PREVIEW: usize = 2048;
+/// At `-vvvv` a command's stdout and stderr are cut after this many bytes each.
+const OUTPUT_PREVIEW: usize = 65_536;
+
 pub struct Printer {
     out: Mutex<Box<dyn Write + Send>>,
     color: bool,
     verbosity: u8,
+    progress: Option<crate::progress::Progress>,
+    /// The path of the task whose results are printing (`file:line`).
+    task_path: Mutex<Option<String>>,
+    profile: Option<Mutex<Profile>>,
+}
+
+/// How the human output looks; chosen from flags, the terminal and the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub verbosity: u8,
+    pub color: bool,
+    /// Print to stderr (stdout carries a report).
+    pub to_stderr: bool,
+    pub progress: bool,
+    pub profile: bool,
+}
+
+/// `--profile`: wall time from each task's banner to the next, as Ansible's `profile_tasks`.
+#[derive(Default)]
+struct Profile {
+    current: Option<(String, Option<String>, Instant)>,
+    done: Vec<(String, Option<String>, Duration)>,
+}
+
+impl Profile {
+    fn close(&mut self) {
+        if let Some((title, path, started)) = self.current.take() {
+            let elapsed = started.elapsed();
+            match self
+                .done
+                .iter_mut()
+                .find(|(t, p, _)| *t == title && *p == path)
+            {
+                Some((_, _, total)) => *total += elapsed,
+                None => self.done.push((title, path, elapsed)),
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -29,13 +76,56 @@ enum Color {
 }
 
 impl Printer {
-    pub fn stdout(verbosity: u8) -> Self {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    pub fn new(style: Style) -> Self {
+        let out: Box<dyn Write + Send> = if style.to_stderr {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        };
         Printer {
-            out: Mutex::new(Box::new(std::io::stdout())),
-            color,
-            verbosity,
+            out: Mutex::new(out),
+            color: style.color,
+            verbosity: style.verbosity,
+            progress: style.progress.then(crate::progress::Progress::start),
+            task_path: Mutex::new(None),
+            profile: style.profile.then(|| Mutex::new(Profile::default())),
         }
+    }
+
+    /// Ends the progress line and prints the task timings (`--profile`), before the recap.
+    pub fn finish(&self) {
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
+        let Some(profile) = &self.profile else {
+            return;
+        };
+        let mut profile = match profile.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        profile.close();
+        let mut rows = profile.done.clone();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.2));
+        let total: Duration = rows.iter().map(|r| r.2).sum();
+        let shown = if self.verbosity > 0 { rows.len() } else { 20 };
+        let mut text = Self::banner("TASK TIMINGS");
+        for (title, path, elapsed) in rows.iter().take(shown) {
+            let label = match path {
+                Some(p) if self.verbosity > 0 => format!("{title} ({p})"),
+                _ => title.clone(),
+            };
+            let secs = format!(" {:.2}s", elapsed.as_secs_f64());
+            let dashes = WIDTH
+                .saturating_sub(label.chars().count() + secs.len() + 1)
+                .max(3);
+            text.push_str(&format!("{label} {}{secs}\n", "-".repeat(dashes)));
+        }
+        if rows.len() > shown {
+            text.push_str(&format!("({} more; -v shows all)\n", rows.len() - shown));
+        }
+        text.push_str(&format!("total: {:.2}s\n", total.as_secs_f64()));
+        self.write(&text);
     }
 
     fn paint(&self, color: Color, text: &str) -> String {
@@ -53,11 +143,91 @@ impl Printer {
     }
 
     fn write(&self, text: &str) {
-        if let Ok(mut out) = self.out.lock() {
-            // A closed stdout (e.g. piped into `head`) must not abort the run.
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+        let emit = || {
+            if let Ok(mut out) = self.out.lock() {
+                // A closed stdout (e.g. piped into `head`) must not abort the run.
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        };
+        match &self.progress {
+            Some(progress) => progress.around(emit),
+            None => emit(),
         }
+    }
+
+    /// A unified diff, coloured as Ansible colours it: additions green, removals red, hunk
+    /// headers cyan.
+    fn diff(&self, diff: &Diff) -> String {
+        let text = render_diff(diff);
+        if !self.color || diff.is_prepared() {
+            return text;
+        }
+        text.split_inclusive('\n')
+            .map(|line| {
+                let body = line.strip_suffix('\n').unwrap_or(line);
+                let color = if body.starts_with("+++") || body.starts_with("---") {
+                    None
+                } else if body.starts_with('+') {
+                    Some(Color::Green)
+                } else if body.starts_with('-') {
+                    Some(Color::Red)
+                } else if body.starts_with("@@") {
+                    Some(Color::Cyan)
+                } else {
+                    None
+                };
+                match color {
+                    Some(c) if !body.is_empty() => {
+                        format!("{}{}", self.paint(c, body), &line[body.len()..])
+                    }
+                    _ => line.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// `-vvv`: the command and how it ended; `-vvvv`: its output too.
+    fn command(&self, trace: &CommandTrace) {
+        let host = &trace.host;
+        let mut text = String::new();
+        let command = if self.verbosity >= 4 {
+            trace.command.clone()
+        } else {
+            preview(&trace.command, COMMAND_PREVIEW)
+        };
+        let stdin = trace
+            .stdin_len
+            .map(|n| format!(" (stdin: {n} bytes)"))
+            .unwrap_or_default();
+        text.push_str(&format!("<{host}> EXEC {command}{stdin}\n"));
+        let ms = trace.duration.as_millis();
+        match &trace.outcome {
+            CommandOutcome::Exited(rc) => text.push_str(&format!("<{host}> rc={rc} ({ms} ms)\n")),
+            CommandOutcome::Started => {
+                text.push_str(&format!("<{host}> started interactively ({ms} ms)\n"))
+            }
+            CommandOutcome::Error(e) => {
+                text.push_str(&self.paint(Color::Red, &format!("<{host}> could not run: {e}")));
+                text.push('\n');
+            }
+        }
+        if self.verbosity >= 4 {
+            for (name, bytes) in [("STDOUT", &trace.stdout), ("STDERR", &trace.stderr)] {
+                if !bytes.is_empty() {
+                    let shown = preview(&String::from_utf8_lossy(bytes), OUTPUT_PREVIEW);
+                    text.push_str(&format!(
+                        "<{host}> {name}:\n{}\n",
+                        shown.trim_end_matches('\n')
+                    ));
+                }
+            }
+        }
+        self.write(&text);
+    }
+
+    fn current_path(&self) -> Option<String> {
+        self.task_path.lock().ok().and_then(|p| p.clone())
     }
 
     fn banner(title: &str) -> String {
@@ -100,9 +270,13 @@ impl Printer {
     }
 
     fn result(&self, r: &HostResult, is_item: bool) {
+        if r.loop_summary {
+            // Its items were printed one by one; Ansible adds no line for the whole.
+            return;
+        }
         let mut text = String::new();
         for diff in &r.diffs {
-            text.push_str(&render_diff(diff));
+            text.push_str(&self.diff(diff));
         }
         let target = match &r.delegated_to {
             Some(d) => format!("{} -> {d}", r.host),
@@ -141,10 +315,19 @@ impl Printer {
             ),
             // A loop's items were shown one by one; Ansible adds no line for the whole task.
             Status::Failed if r.result.get("results").is_some_and(Value::is_array) => String::new(),
-            Status::Failed => self.paint(
-                Color::Red,
-                &format!("fatal: [{target}]: FAILED! => {}", compact(&r.result)),
-            ),
+            Status::Failed => {
+                let mut line = self.paint(
+                    Color::Red,
+                    &format!("fatal: [{target}]: FAILED! => {}", compact(&r.result)),
+                );
+                // Where the failing task is written; at -vv the banner already said it.
+                if self.verbosity < 2 && !r.ignored {
+                    if let Some(path) = self.current_path() {
+                        line.push_str(&format!("\n  task path: {path}"));
+                    }
+                }
+                line
+            }
             Status::Unreachable => self.paint(
                 Color::Red,
                 &format!(
@@ -185,14 +368,52 @@ impl EventSink for Printer {
 
     fn event(&self, event: Event) {
         match event {
-            Event::PlayStart { name } => self.write(&Self::banner(&format!("PLAY [{name}]"))),
+            Event::PlayStart { name, hosts } => {
+                if let Some(progress) = &self.progress {
+                    progress.play(&name, hosts.len());
+                }
+                self.write(&Self::banner(&format!("PLAY [{name}]")))
+            }
             Event::NoHostsMatched => self.write("skipping: no hosts matched\n"),
-            Event::TaskStart { name, handler } => {
+            Event::TaskStart {
+                name,
+                handler,
+                path,
+            } => {
                 let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-                self.write(&Self::banner(&format!("{kind} [{name}]")));
+                let title = format!("{kind} [{name}]");
+                if let Some(progress) = &self.progress {
+                    progress.task(&name);
+                }
+                if let Some(profile) = &self.profile {
+                    if let Ok(mut profile) = profile.lock() {
+                        profile.close();
+                        profile.current = Some((title.clone(), path.clone(), Instant::now()));
+                    }
+                }
+                let mut text = Self::banner(&title);
+                if self.verbosity >= 2 {
+                    if let Some(path) = &path {
+                        text.push_str(&format!("task path: {path}\n"));
+                    }
+                }
+                if let Ok(mut current) = self.task_path.lock() {
+                    *current = path;
+                }
+                self.write(&text);
             }
             Event::ItemResult(r) => self.result(&r, true),
-            Event::TaskResult(r) => self.result(&r, false),
+            Event::TaskResult(r) => {
+                if let Some(progress) = &self.progress {
+                    progress.host_answered();
+                }
+                self.result(&r, false)
+            }
+            Event::Command(trace) => {
+                if self.verbosity >= 3 {
+                    self.command(&trace);
+                }
+            }
             Event::NoMoreHosts => self.write(&Self::banner("NO MORE HOSTS LEFT")),
             Event::Included { file, hosts, item } => {
                 let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
@@ -216,6 +437,18 @@ impl EventSink for Printer {
             Event::Warning(w) => self.write(&format!("[WARNING]: {w}\n")),
         }
     }
+}
+
+/// `text` cut to about `limit` bytes (at a character boundary), saying how much was left out.
+fn preview(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
 }
 
 /// Keys sorted, as Ansible's callback dumps results; `failed` is not shown (the line says it).
@@ -336,23 +569,30 @@ pub struct AdhocPrinter {
 }
 
 impl AdhocPrinter {
-    pub fn stdout(verbosity: u8) -> Self {
+    pub fn new(style: Style) -> Self {
         AdhocPrinter {
-            inner: Printer::stdout(verbosity),
+            inner: Printer::new(style),
         }
+    }
+
+    pub fn finish(&self) {
+        self.inner.finish();
     }
 }
 
 impl EventSink for AdhocPrinter {
     fn event(&self, event: Event) {
         let r = match event {
-            Event::TaskResult(r) | Event::ItemResult(r) => r,
+            Event::TaskResult(r) | Event::ItemResult(r) if !r.loop_summary => r,
             Event::Warning(w) => return self.inner.write(&format!("[WARNING]: {w}\n")),
+            Event::Command(trace) if self.inner.verbosity >= 3 => {
+                return self.inner.command(&trace)
+            }
             _ => return,
         };
         let mut text = String::new();
         for diff in &r.diffs {
-            text.push_str(&render_diff(diff));
+            text.push_str(&self.inner.diff(diff));
         }
         let command_like = r.result.contains_key("rc") && r.result.contains_key("stdout");
         let (word, color) = match r.status {

@@ -1,5 +1,7 @@
 //! What the executor reports while it runs, and the final counts per host.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 use tend_module_api::Diff;
 
@@ -29,6 +31,37 @@ pub struct HostResult {
     pub diffs: Vec<Diff>,
     /// Whether the printer should show the result even when it is ok (`debug`).
     pub verbose_always: bool,
+    /// How long the task (or this item) took on this host.
+    pub duration: Duration,
+    /// The whole result of a loop that went fine, after its items were reported one by one:
+    /// Ansible's output adds no line for it, reports and summaries use it.
+    pub loop_summary: bool,
+}
+
+/// One command a task ran on a host, reported when [`crate::RunOptions::trace_commands`] is
+/// on (`-vvv`). Commands of `no_log` tasks are not reported.
+#[derive(Debug, Clone)]
+pub struct CommandTrace {
+    /// The inventory host the command ran for.
+    pub host: String,
+    pub command: String,
+    /// Bytes given on stdin (their content is not kept: it may be a file's or a password's).
+    pub stdin_len: Option<usize>,
+    pub outcome: CommandOutcome,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub duration: Duration,
+}
+
+/// How a traced command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Exited(i32),
+    /// Started as an interactive session (a `become` password prompt): its output is read by
+    /// the task as it arrives and is not reported.
+    Started,
+    /// The command could not be run (the connection failed).
+    Error(String),
 }
 
 /// Progress of a run, in order.
@@ -36,11 +69,16 @@ pub struct HostResult {
 pub enum Event {
     PlayStart {
         name: String,
+        /// The hosts of this play (of this `serial` batch).
+        hosts: Vec<String>,
     },
     NoHostsMatched,
     TaskStart {
         name: String,
         handler: bool,
+        /// Where the task is written (`file:line`); `None` for implicit tasks such as fact
+        /// gathering.
+        path: Option<String>,
     },
     /// One loop item finished on one host.
     ItemResult(HostResult),
@@ -62,6 +100,8 @@ pub enum Event {
         result: Map<String, Value>,
     },
     Warning(String),
+    /// A command run on a host (only with [`crate::RunOptions::trace_commands`]).
+    Command(CommandTrace),
 }
 
 /// Receives events. Implementations print, collect or forward them.
@@ -116,6 +156,28 @@ impl RunSummary {
 
     pub fn any_failed(&self) -> bool {
         self.hosts.iter().any(|(_, s)| s.failed > 0)
+    }
+
+    /// Whether any task changed (or, in check mode, would change) a host.
+    pub fn any_changed(&self) -> bool {
+        self.hosts.iter().any(|(_, s)| s.changed > 0)
+    }
+
+    /// `--detailed-exitcode`: a bit per outcome, so CI can tell them apart and see them
+    /// together: 2 a task failed, 4 a host was unreachable, 8 changes were made (or are
+    /// pending under `--check`); 0 when nothing changed and nothing went wrong.
+    pub fn detailed_exit_code(&self) -> i32 {
+        let mut code = 0;
+        if self.any_failed() {
+            code |= 2;
+        }
+        if self.any_unreachable() {
+            code |= 4;
+        }
+        if self.any_changed() {
+            code |= 8;
+        }
+        code
     }
 
     /// ansible-playbook's exit code: 4 if a host was unreachable, else 2 if a task failed.

@@ -11,8 +11,8 @@ use tend_playbook::{Include, IncludeBody, Step};
 
 use crate::events::Event;
 use crate::run::{
-    confirmed, display_name, run_steps, selected, show_free_banner, Flow, HostState, PlayContext,
-    TaskShared,
+    confirmed, display_name, run_steps, selected, show_free_banner, Banner, Flow, HostState,
+    PlayContext, TaskShared,
 };
 use crate::task::{fail_task, include_items};
 
@@ -39,11 +39,9 @@ pub(crate) async fn run_include(
     }
     let name = display_name(ctx, task);
     let free = ctx.play.strategy == tend_playbook::Strategy::Free;
+    let banner = Banner::of(&name, Some(task), false);
     if !free {
-        ctx.runtime.sink.event(Event::TaskStart {
-            name: name.clone(),
-            handler: false,
-        });
+        ctx.runtime.sink.event(banner.event());
     }
     let template = match &include.body {
         IncludeBody::Templated { file, .. } => Some(file.as_str()),
@@ -56,8 +54,9 @@ pub(crate) async fn run_include(
             continue;
         }
         if free {
-            host.banner = Some((name.clone(), false));
+            host.banner = Some(banner.clone());
         }
+        host.task_started = std::time::Instant::now();
         for item in include_items(ctx, task, host, &shared, template) {
             let (shown, path) = match (&include.body, &item.file) {
                 (IncludeBody::Templated { dir, .. }, Some(file)) => {

@@ -13,6 +13,7 @@ mod include;
 mod run;
 mod tags;
 mod task;
+mod trace;
 mod vars;
 
 use std::path::PathBuf;
@@ -22,7 +23,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tend_transport::{Connector, KnownHostsPolicy, Secret};
 
-pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status, StepAnswer};
+pub use events::{
+    CommandOutcome, CommandTrace, Event, EventSink, HostResult, HostStats, RunSummary, Status,
+    StepAnswer,
+};
 pub use run::run_playbook;
 pub use tags::should_run;
 
@@ -60,6 +64,9 @@ pub struct RunOptions {
     pub start_at_task: Option<String>,
     /// `--step`: confirm each task through the event sink.
     pub step: bool,
+    /// Report every command run on a host as an [`Event::Command`] (`-vvv`), except those of
+    /// `no_log` tasks.
+    pub trace_commands: bool,
 }
 
 impl RunOptions {
@@ -84,6 +91,7 @@ impl RunOptions {
             skip_tags: Vec::new(),
             start_at_task: None,
             step: false,
+            trace_commands: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
@@ -48,10 +49,39 @@ pub(crate) struct HostState {
     pub delegated_to: Option<String>,
     /// Free strategy: the banner of the task this host is running, shown before its first
     /// result unless it is already the last banner shown.
-    pub banner: Option<(String, bool)>,
+    pub banner: Option<Banner>,
+    /// When the task this host is running started, for the result's duration.
+    pub task_started: Instant,
     /// Parameters of the includes this host is inside (innermost last).
     pub include_vars: Vec<Map<String, Value>>,
     pub stats: HostStats,
+}
+
+/// A task banner: its shown name, whether it is a handler, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Banner {
+    pub name: String,
+    pub handler: bool,
+    pub path: Option<String>,
+}
+
+impl Banner {
+    pub fn of(name: &str, task: Option<&Task>, handler: bool) -> Self {
+        Banner {
+            name: name.to_string(),
+            handler,
+            // `file:line`, as Ansible shows a task's path.
+            path: task.map(|t| format!("{}:{}", t.location.file.display(), t.location.line)),
+        }
+    }
+
+    pub fn event(&self) -> Event {
+        Event::TaskStart {
+            name: self.name.clone(),
+            handler: self.handler,
+            path: self.path.clone(),
+        }
+    }
 }
 
 impl HostState {
@@ -81,7 +111,7 @@ pub(crate) struct PlayContext<'a> {
     pub removed: Vec<String>,
     /// Free strategy: the last task banner shown, so a banner shows only when the task
     /// whose results follow changes.
-    pub last_banner: std::sync::Mutex<Option<(String, bool)>>,
+    pub last_banner: std::sync::Mutex<Option<Banner>>,
     /// For `hostvars`: the variables of the play's hosts that are not in this batch's
     /// slice of host states (earlier batches, or the other hosts under the free strategy).
     pub outside_hostvars: Map<String, Value>,
@@ -146,12 +176,14 @@ pub async fn run_playbook(
         if batches.is_empty() {
             runtime.sink.event(Event::PlayStart {
                 name: play.name.clone(),
+                hosts: Vec::new(),
             });
             runtime.sink.event(Event::NoHostsMatched);
         }
         for batch in batches {
             runtime.sink.event(Event::PlayStart {
                 name: play.name.clone(),
+                hosts: batch.iter().map(|h| h.to_string()).collect(),
             });
             // Hosts that failed or went unreachable in an earlier play stay out, as in
             // Ansible (they still count in `ansible_play_hosts_all`).
@@ -340,6 +372,7 @@ fn new_host(inventory: &Inventory, name: &str) -> HostState {
         notified: BTreeSet::new(),
         delegated_to: None,
         banner: None,
+        task_started: Instant::now(),
         include_vars: Vec::new(),
         stats: HostStats::default(),
     }
@@ -383,8 +416,7 @@ async fn run_play_on(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
             ctx,
             hosts,
             &everyone,
-            "Gathering Facts",
-            false,
+            Banner::of("Gathering Facts", None, false),
             |ctx, host, _| Box::pin(gather_facts(ctx, host)),
         )
         .await;
@@ -454,9 +486,13 @@ pub(crate) fn run_steps<'a>(
                             run_once(ctx, task, hosts, scope).await;
                         } else {
                             let name = display_name(ctx, task);
-                            run_on_hosts(ctx, hosts, scope, &name, false, |ctx, host, shared| {
-                                Box::pin(run_task(ctx, task, host, shared))
-                            })
+                            run_on_hosts(
+                                ctx,
+                                hosts,
+                                scope,
+                                Banner::of(&name, Some(task), false),
+                                |ctx, host, shared| Box::pin(run_task(ctx, task, host, shared)),
+                            )
                             .await;
                         }
                         hand_over_facts(ctx, hosts);
@@ -612,9 +648,13 @@ async fn run_once(ctx: &PlayContext<'_>, task: &Task, hosts: &mut [HostState], s
     let mut only = vec![false; hosts.len()];
     only[first] = true;
     let name = display_name(ctx, task);
-    run_on_hosts(ctx, hosts, &only, &name, false, |ctx, host, play_hosts| {
-        Box::pin(run_task(ctx, task, host, play_hosts))
-    })
+    run_on_hosts(
+        ctx,
+        hosts,
+        &only,
+        Banner::of(&name, Some(task), false),
+        |ctx, host, play_hosts| Box::pin(run_task(ctx, task, host, play_hosts)),
+    )
     .await;
     if !task.run_once {
         return;
@@ -854,18 +894,14 @@ async fn run_on_hosts<'a, F>(
     ctx: &'a PlayContext<'a>,
     hosts: &'a mut [HostState],
     scope: &[bool],
-    name: &str,
-    handler: bool,
+    banner: Banner,
     step: F,
 ) where
     F: Fn(&'a PlayContext<'a>, &'a mut HostState, Arc<TaskShared>) -> HostFuture<'a>,
 {
     let free = ctx.play.strategy == Strategy::Free;
     if !free {
-        ctx.runtime.sink.event(Event::TaskStart {
-            name: name.to_string(),
-            handler,
-        });
+        ctx.runtime.sink.event(banner.event());
     }
     let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
     let futures: Vec<_> = hosts
@@ -874,7 +910,7 @@ async fn run_on_hosts<'a, F>(
         .filter(|(h, s)| **s && h.active())
         .map(|(h, _)| {
             if free {
-                h.banner = Some((name.to_string(), handler));
+                h.banner = Some(banner.clone());
             }
             step(ctx, h, play_hosts.clone())
         })
@@ -920,11 +956,9 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
         }
         let name = display_name(ctx, handler);
         let free = ctx.play.strategy == Strategy::Free;
+        let banner = Banner::of(&name, Some(handler), true);
         if !free {
-            ctx.runtime.sink.event(Event::TaskStart {
-                name: name.clone(),
-                handler: true,
-            });
+            ctx.runtime.sink.event(banner.event());
         }
         let play_hosts = Arc::new(TaskShared::new(ctx, hosts));
         let futures: Vec<_> = hosts
@@ -934,7 +968,7 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
             .map(|(h, _)| {
                 h.notified.remove(&index);
                 if free {
-                    h.banner = Some((name.clone(), true));
+                    h.banner = Some(banner.clone());
                 }
                 // A forced handler runs on a failed host; it stays failed afterwards.
                 let was_failed = std::mem::replace(&mut h.failed, false);
@@ -1008,7 +1042,13 @@ pub(crate) fn unreachable(
 }
 
 async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
-    let handle = Host::new(host.name.clone(), connection(ctx, host));
+    host.task_started = Instant::now();
+    let mut transport: Arc<dyn tend_transport::Transport> = connection(ctx, host);
+    if ctx.options.trace_commands {
+        transport =
+            crate::trace::TraceTransport::wrap(transport, &host.name, ctx.runtime.sink.clone());
+    }
+    let handle = Host::new(host.name.clone(), transport);
     match facts::gather(&handle).await {
         Ok(facts) => {
             host.facts = facts;
@@ -1056,10 +1096,7 @@ pub(crate) fn show_free_banner(ctx: &PlayContext<'_>, host: &HostState) {
         Err(poisoned) => poisoned.into_inner(),
     };
     if last.as_ref() != Some(banner) {
-        ctx.runtime.sink.event(Event::TaskStart {
-            name: banner.0.clone(),
-            handler: banner.1,
-        });
+        ctx.runtime.sink.event(banner.event());
         *last = Some(banner.clone());
     }
 }
@@ -1075,7 +1112,6 @@ pub(crate) fn emit(
     ignored: bool,
     verbose_always: bool,
 ) {
-    show_free_banner(ctx, host);
     let r = HostResult {
         host: host.name.clone(),
         delegated_to: host.delegated_to.clone(),
@@ -1085,8 +1121,16 @@ pub(crate) fn emit(
         result,
         diffs,
         verbose_always,
+        duration: host.task_started.elapsed(),
+        loop_summary: false,
     };
-    ctx.runtime.sink.event(if item.is_some() {
+    emit_result(ctx, host, r);
+}
+
+/// Reports a result built by the caller (see [`HostResult::loop_summary`]).
+pub(crate) fn emit_result(ctx: &PlayContext<'_>, host: &HostState, r: HostResult) {
+    show_free_banner(ctx, host);
+    ctx.runtime.sink.event(if r.item.is_some() {
         Event::ItemResult(r)
     } else {
         Event::TaskResult(r)

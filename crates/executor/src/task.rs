@@ -12,10 +12,12 @@ use tend_transport::{
 };
 
 use crate::controller::TaskController;
-use crate::events::{Event, Status};
+use crate::events::{Event, HostResult, Status};
 use crate::run::{
-    connection, emit, failed_task_value, unreachable, HostState, PlayContext, TaskShared,
+    connection, emit, emit_result, failed_task_value, unreachable, HostState, PlayContext,
+    TaskShared,
 };
+use crate::trace::TraceTransport;
 use crate::vars::{explain, resolve_templated, Unresolved};
 
 /// A unique stand-in for `omit`: arguments rendering to it are dropped.
@@ -183,8 +185,18 @@ pub(crate) fn when_holds(ctx: &PlayContext<'_>, task: &Task, host: &HostState) -
     })
 }
 
-/// One task (or handler) on one host, loop included.
+/// One task (or handler) on one host, loop included; a `no_log` task's commands stay out of
+/// the transports' logs.
 pub(crate) async fn run_task(
+    ctx: &PlayContext<'_>,
+    task: &Task,
+    host: &mut HostState,
+    shared: Arc<TaskShared>,
+) {
+    tend_transport::hide_commands(task.no_log, run_task_logged(ctx, task, host, shared)).await
+}
+
+async fn run_task_logged(
     ctx: &PlayContext<'_>,
     task: &Task,
     host: &mut HostState,
@@ -193,6 +205,7 @@ pub(crate) async fn run_task(
     let Action::Module(module) = task.module else {
         return;
     };
+    host.task_started = std::time::Instant::now();
     let vars = TaskVars::new(ctx, task, host, &shared);
     // With a loop, `delegate_to` may name the item (`delegate_to: "{{ item }}"`): it is then
     // rendered for each item.
@@ -355,8 +368,10 @@ pub(crate) async fn run_task(
             }
         }
         let mut shown = one.result.clone();
+        let mut diffs = one.diffs;
         if task.no_log {
             mask(&mut shown);
+            diffs.clear();
         }
         emit(
             ctx,
@@ -364,7 +379,7 @@ pub(crate) async fn run_task(
             one.status,
             Some(label),
             shown,
-            one.diffs,
+            diffs,
             false,
             module.name() == "debug",
         );
@@ -468,10 +483,13 @@ fn task_handle(
         become_user: ctx.options.become_user.clone(),
         become_method: ctx.options.become_method.clone(),
     });
-    let transport: Arc<dyn Transport> = match delegated_to {
+    let mut transport: Arc<dyn Transport> = match delegated_to {
         Some(target) => crate::run::delegate_connection(ctx, target),
         None => connection(ctx, host),
     };
+    if ctx.options.trace_commands && !task.no_log {
+        transport = TraceTransport::wrap(transport, &host.name, ctx.runtime.sink.clone());
+    }
     let mut transport = become_wrapper(ctx, privilege, vars, transport)?;
     if let Some(env) = env {
         transport = Arc::new(EnvTransport::new(transport, env));
@@ -904,13 +922,28 @@ impl TaskRun {
             host.host_vars
                 .insert(register.clone(), Value::Object(outcome.result.clone()));
         }
-        // A loop that went fine was shown item by item; Ansible prints no extra line then
-        // (a skipped loop still gets its `skipping:` line).
-        if is_loop && matches!(outcome.status, Status::Ok | Status::Changed) {
-            return;
-        }
         if task.no_log {
             mask(&mut outcome.result);
+            outcome.diffs.clear();
+        }
+        // A loop that went fine was shown item by item; Ansible prints no extra line then
+        // (a skipped loop still gets its `skipping:` line), but reports want the whole.
+        if is_loop && matches!(outcome.status, Status::Ok | Status::Changed) {
+            let result = HostResult {
+                host: host.name.clone(),
+                delegated_to: host.delegated_to.clone(),
+                status: outcome.status,
+                item: None,
+                ignored,
+                result: outcome.result,
+                diffs: Vec::new(),
+                verbose_always: false,
+                duration: host.task_started.elapsed(),
+                loop_summary: true,
+            };
+            emit_result(ctx, host, result);
+            host.delegated_to = None;
+            return;
         }
         let debug = task.module.name() == "debug";
         emit(

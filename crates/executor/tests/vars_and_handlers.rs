@@ -18,6 +18,7 @@ fn handlers_started(ran: &support::Ran) -> Vec<String> {
             Event::TaskStart {
                 name,
                 handler: true,
+                ..
             } => Some(name.clone()),
             _ => None,
         })

@@ -751,7 +751,11 @@ async fn wind_down(host: &str, write: &ChannelWriteHalf<Msg>, read: &mut Channel
 #[async_trait::async_trait]
 impl Transport for SshTransport {
     async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
-        tracing::debug!("{}: exec {}", self.inner.name, request.command);
+        if tend_transport::commands_hidden() {
+            tracing::debug!("{}: exec (command hidden: no_log)", self.inner.name);
+        } else {
+            tracing::debug!("{}: exec {}", self.inner.name, request.command);
+        }
         let job = Job {
             command: request.command.to_owned(),
             stdin: request.stdin.map(<[u8]>::to_vec),

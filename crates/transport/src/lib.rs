@@ -19,6 +19,21 @@ pub use resident::{ResidentShell, MAX_INLINE_STDIN};
 pub use scripted::{ScriptedInput, ScriptedProgram, ScriptedReply, ScriptedTransport};
 pub use wrap::{BecomeMethod, BecomeTransport, EnvTransport};
 
+tokio::task_local! {
+    static COMMANDS_HIDDEN: bool;
+}
+
+/// Runs `work` with the commands it sends to hosts kept out of logs (`no_log` tasks): a
+/// command line can hold a secret, and transports log what they run at debug level.
+pub async fn hide_commands<F: std::future::Future>(hidden: bool, work: F) -> F::Output {
+    COMMANDS_HIDDEN.scope(hidden, work).await
+}
+
+/// Whether the command being run must not be logged (see [`hide_commands`]).
+pub fn commands_hidden() -> bool {
+    COMMANDS_HIDDEN.try_with(|h| *h).unwrap_or(false)
+}
+
 /// One command to run on the host.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecRequest<'a> {

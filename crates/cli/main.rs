@@ -345,8 +345,8 @@ fn run(args: RunArgs) -> Result<u8> {
     style.progress &= !args.step;
     let printer = Arc::new(output::Printer::new(style));
     let collector = Arc::new(report::Collector::new(options.check, options.diff));
-    let sink = report::Tee(vec![printer.clone(), collector.clone()]);
-    let summary = execute(&playbooks, &inventory, &options, Arc::new(sink))?;
+    let sink = with_reports(printer.clone(), &collector, &args.common);
+    let summary = execute(&playbooks, &inventory, &options, sink)?;
     printer.finish();
     printer.recap(&summary);
     let code = args.common.exit_code(&summary);
@@ -414,13 +414,8 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
     let options = run_options(&args.common, &inventory)?;
     let printer = Arc::new(output::AdhocPrinter::new(args.common.style()?));
     let collector = Arc::new(report::Collector::new(options.check, options.diff));
-    let sink = report::Tee(vec![printer.clone(), collector.clone()]);
-    let summary = execute(
-        std::slice::from_ref(&playbook),
-        &inventory,
-        &options,
-        Arc::new(sink),
-    )?;
+    let sink = with_reports(printer.clone(), &collector, &args.common);
+    let summary = execute(std::slice::from_ref(&playbook), &inventory, &options, sink)?;
     printer.finish();
     if summary.hosts.is_empty() {
         eprintln!("[WARNING]: No hosts matched, nothing to do");
@@ -433,6 +428,20 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
         args.common.junit_fail_on_change,
     )?;
     Ok(code)
+}
+
+/// The printer, and the report collector beside it when a report was asked for (it keeps
+/// every result until the end, which a run without reports has no use for).
+fn with_reports(
+    printer: Arc<dyn tend_executor::EventSink>,
+    collector: &Arc<report::Collector>,
+    common: &CommonArgs,
+) -> Arc<dyn tend_executor::EventSink> {
+    if common.report.is_empty() {
+        printer
+    } else {
+        Arc::new(report::Tee(vec![printer, collector.clone()]))
+    }
 }
 
 fn load_inventory(common: &CommonArgs) -> Result<Inventory> {

@@ -5,6 +5,7 @@
 
 mod conformance;
 mod reports;
+mod soak;
 mod support;
 mod tests;
 
@@ -13,6 +14,7 @@ fn main() -> std::process::ExitCode {
     let mut trials: Vec<_> = tests::all()
         .into_iter()
         .chain(reports::all())
+        .chain(soak::all())
         .map(|(name, f)| {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })

@@ -2,6 +2,7 @@
 //!
 //! Only this binary prints and decides exit codes; the libraries report through types.
 
+mod interrupt;
 mod list;
 mod output;
 mod prompt;
@@ -261,6 +262,9 @@ fn run(args: RunArgs) -> Result<u8> {
     prompt::answer_var_prompts(&mut playbooks, &options.extra_vars)?;
     let printer = Arc::new(output::Printer::stdout(args.common.verbose));
     let summary = execute(&playbooks, &inventory, &options, printer.clone())?;
+    if options.interrupt.is_triggered() {
+        return Ok(interrupt::report());
+    }
     printer.recap(&summary);
     Ok(summary.exit_code() as u8)
 }
@@ -325,6 +329,9 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
         &options,
         printer,
     )?;
+    if options.interrupt.is_triggered() {
+        return Ok(interrupt::report());
+    }
     if summary.hosts.is_empty() {
         eprintln!("[WARNING]: No hosts matched, nothing to do");
     }
@@ -410,8 +417,12 @@ fn execute(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let _sigint = interrupt::watch(&tokio, options.interrupt.clone());
     let mut summary = tend_executor::RunSummary::default();
     for playbook in playbooks {
+        if options.interrupt.is_triggered() {
+            break;
+        }
         let s = tokio
             .block_on(tend_executor::run_playbook(
                 playbook, inventory, options, &runtime,

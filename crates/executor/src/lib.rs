@@ -10,6 +10,7 @@ mod events;
 mod facts;
 mod hostvars;
 mod include;
+mod interrupt;
 mod run;
 mod tags;
 mod task;
@@ -23,6 +24,7 @@ use serde_json::{Map, Value};
 use tend_transport::{Connector, KnownHostsPolicy, Secret};
 
 pub use events::{Event, EventSink, HostResult, HostStats, RunSummary, Status, StepAnswer};
+pub use interrupt::Interrupt;
 pub use run::run_playbook;
 pub use tags::should_run;
 
@@ -60,6 +62,9 @@ pub struct RunOptions {
     pub start_at_task: Option<String>,
     /// `--step`: confirm each task through the event sink.
     pub step: bool,
+    /// Triggered (by Ctrl-C) to stop the run: no task starts after it, tasks in flight are
+    /// abandoned, connections closed.
+    pub interrupt: Interrupt,
 }
 
 impl RunOptions {
@@ -84,6 +89,7 @@ impl RunOptions {
             skip_tags: Vec::new(),
             start_at_task: None,
             step: false,
+            interrupt: Interrupt::new(),
         }
     }
 }

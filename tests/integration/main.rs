@@ -4,6 +4,7 @@
 //! its own lab, so tests can change host state freely and run in parallel.
 
 mod conformance;
+mod faults;
 mod support;
 mod tests;
 
@@ -11,6 +12,7 @@ fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let mut trials: Vec<_> = tests::all()
         .into_iter()
+        .chain(faults::all())
         .map(|(name, f)| {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })

@@ -28,6 +28,7 @@ pub fn all() -> Vec<Case> {
         fault_disk_full_during_copy,
         fault_hanging_command_times_out,
         fault_ctrl_c_during_a_run,
+        fault_ctrl_c_during_a_copy,
         fault_failed_writes_leave_no_temp_files,
     ]
 }
@@ -446,17 +447,18 @@ const INTERRUPTED_SITE: &str = r#"
     - copy: {dest: /srv/c/two, content: "two\n"}
 "#;
 
-fn fault_ctrl_c_during_a_run() -> TestResult {
-    let lab = lab(2)?;
-    let p = Project::new()?;
-    p.file("site.yml", INTERRUPTED_SITE)?;
-    let mut child = p.run(&lab).spawn()?;
+/// Runs the project's `site.yml` and sends tend SIGINT once `ready` holds; returns its output
+/// and how long it took to exit after the signal.
+fn interrupt_when(
+    lab: &Lab,
+    p: &Project,
+    mut ready: impl FnMut() -> Result<bool>,
+) -> Result<(Output, Duration)> {
+    let mut child = p.run(lab).spawn()?;
     let pid = child.id();
-    let outcome = (|| -> Result<(std::process::Output, Duration)> {
-        let seen = wait_until(Duration::from_secs(20), || {
-            Ok(runs(&lab, 0, "sleep 30")? && runs(&lab, 1, "sleep 30")?)
-        })?;
-        ensure(seen, || "the sleeps never started".into())?;
+    let mut signal_and_wait = || -> Result<Duration> {
+        let seen = wait_until(Duration::from_secs(30), &mut ready)?;
+        ensure(seen, || "the moment to interrupt never came".into())?;
         let sent = std::process::Command::new("kill")
             .args(["-INT", &pid.to_string()])
             .status()?;
@@ -467,19 +469,20 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
         if !exited {
             bail!("tend still runs {took:?} after SIGINT");
         }
-        Ok((child.wait_with_output()?, took))
-    })();
-    let (raw, took) = match outcome {
-        Ok(done) => done,
-        Err(e) => {
-            // Never leave tend running past the test.
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            return Err(e);
-        }
+        Ok(took)
     };
-    let out: Output = raw.into();
+    let outcome = signal_and_wait();
+    if outcome.is_err() {
+        // Never leave tend running past the test.
+        let _ = child.kill();
+    }
+    let raw = child.wait_with_output()?;
+    Ok((raw.into(), outcome?))
+}
+
+/// What every interrupted run must look like: ansible-playbook's exit code and message, no
+/// recap, a prompt stop, and every connection closed (only each host's listening sshd left).
+fn expect_interrupted(lab: &Lab, out: &Output, took: Duration) -> Result<()> {
     out.expect_code(99)?;
     ensure(took < Duration::from_secs(5), || {
         format!("tend took {took:?} to stop after SIGINT")
@@ -487,6 +490,27 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
     out.assert_stderr_contains("[ERROR]: User interrupted execution")?;
     // ansible-playbook prints no recap for an interrupted run.
     ensure(!out.stdout.contains("PLAY RECAP"), || out.stdout.clone())?;
+    for i in 0..lab.hosts().len() {
+        let closed = wait_until(Duration::from_secs(5), || Ok(lab.processes(i)?.len() == 1))?;
+        ensure(closed, || {
+            format!(
+                "h{}: processes left after Ctrl-C: {:?}",
+                i + 1,
+                lab.processes(i).unwrap_or_default()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn fault_ctrl_c_during_a_run() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    p.file("site.yml", INTERRUPTED_SITE)?;
+    let (out, took) = interrupt_when(&lab, &p, || {
+        Ok(runs(&lab, 0, "sleep 30")? && runs(&lab, 1, "sleep 30")?)
+    })?;
+    expect_interrupted(&lab, &out, took)?;
     for i in 0..2 {
         let gone = wait_until(Duration::from_secs(5), || Ok(!runs(&lab, i, "sleep 30")?))?;
         ensure(gone, || {
@@ -509,6 +533,55 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
     let third = p.run(&lab).arg("-e").arg("nap=0").exec()?;
     third.expect_code(0)?;
     expect_recap(&third, "h1", recap(4, 0))?;
+    Ok(())
+}
+
+fn fault_ctrl_c_during_a_copy() -> TestResult {
+    let lab = lab(2)?;
+    let p = Project::new()?;
+    let big = pattern(48 << 20);
+    std::fs::create_dir_all(p.path().join("files"))?;
+    std::fs::write(p.path().join("files/big.bin"), &big)?;
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {src: big.bin, dest: /srv/y/big}\n",
+    )?;
+    for i in 0..2 {
+        let made = lab.ssh(i, "mkdir -p /srv/y && printf old > /srv/y/big")?;
+        ensure(made.status.success(), || format!("setup: {made:?}"))?;
+    }
+    // Interrupted while the data is on its way to h1.
+    let (out, took) = interrupt_when(&lab, &p, || {
+        Ok(lab
+            .list_dir(0, "/srv/y")?
+            .unwrap_or_default()
+            .iter()
+            .any(|n| n.starts_with(".tend")))
+    })?;
+    expect_interrupted(&lab, &out, took)?;
+    for i in 0..2 {
+        let file = lab
+            .read_file(i, "/srv/y/big")?
+            .context("the file is gone")?;
+        ensure(file == b"old" || file == big, || {
+            format!(
+                "h{}: the file is neither the old nor the new one: {} bytes",
+                i + 1,
+                file.len()
+            )
+        })?;
+        expect_no_leftovers(&lab, i, &["/srv/y", "/tmp", "/root"])?;
+    }
+    let again = p.run(&lab).exec()?;
+    again.expect_code(0)?;
+    let third = p.run(&lab).exec()?;
+    third.expect_code(0)?;
+    expect_recap(&third, "h1", recap(1, 0))?;
+    expect_recap(&third, "h2", recap(1, 0))?;
+    ensure(
+        lab.read_file(0, "/srv/y/big")?.as_deref() == Some(&big[..]),
+        || "h1's copy differs from the source after the re-run".into(),
+    )?;
     Ok(())
 }
 

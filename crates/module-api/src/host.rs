@@ -309,6 +309,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn input_cut_short_is_removed_not_used() {
+        let host = local();
+        let script = |len| {
+            format!(
+                "f=$(mktemp) || exit 9; printf abc > \"$f\"; {}printf '%s' \"$f\"",
+                require_size("f", len)
+            )
+        };
+        let short = host.sh(&script(10)).await.expect("runs");
+        assert_eq!(short.exit_code, 1);
+        assert!(
+            short
+                .stderr_lossy()
+                .contains("incomplete input: 3 of 10 bytes"),
+            "{}",
+            short.stderr_lossy()
+        );
+        assert!(short.stdout.is_empty(), "went on after a short input");
+        let whole = host.sh(&script(3)).await.expect("runs");
+        assert_eq!(whole.exit_code, 0, "{}", whole.stderr_lossy());
+        let path = whole.stdout_lossy();
+        assert_eq!(std::fs::read(&path).expect("kept"), b"abc");
+        std::fs::remove_file(&path).expect("cleanup");
+    }
+
+    #[tokio::test]
     async fn stat_read_and_atomic_write_on_a_real_shell() {
         let dir = std::env::temp_dir().join(format!("tend-host-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");

@@ -77,11 +77,21 @@ fn kill_command(pid: u32) -> String {
     format!("kill -TERM -- -{pid} 2>/dev/null; true")
 }
 
+/// How long stopping an abandoned command may take: a host that stopped answering must not
+/// hold up a time-out or Ctrl-C for its keepalive period.
+const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Kills the shell `pid` through `inner` (a channel of its own) and forgets it as an orphan.
 async fn kill_orphan<T: Transport>(inner: &T, orphans: &Orphans, pid: u32, host: &str) {
     let command = kill_command(pid);
-    if let Err(e) = inner.exec(ExecRequest::new(&command)).await {
-        tracing::debug!("{host}: could not stop an abandoned command (shell {pid}): {e}");
+    match tokio::time::timeout(KILL_TIMEOUT, inner.exec(ExecRequest::new(&command))).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::debug!("{host}: could not stop an abandoned command (shell {pid}): {e}")
+        }
+        Err(_) => tracing::debug!(
+            "{host}: no answer within {KILL_TIMEOUT:?} while stopping an abandoned command"
+        ),
     }
     if let Ok(mut list) = orphans.lock() {
         list.retain(|&p| p != pid);

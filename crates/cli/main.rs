@@ -2,6 +2,7 @@
 //!
 //! Only this binary prints and decides exit codes; the libraries report through types.
 
+mod interrupt;
 mod list;
 mod output;
 mod progress;
@@ -348,6 +349,9 @@ fn run(args: RunArgs) -> Result<u8> {
     let sink = with_reports(printer.clone(), &collector, &args.common);
     let summary = execute(&playbooks, &inventory, &options, sink)?;
     printer.finish();
+    if options.interrupt.is_triggered() {
+        return Ok(interrupt::report());
+    }
     printer.recap(&summary);
     let code = args.common.exit_code(&summary);
     collector.write_all(
@@ -417,6 +421,9 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
     let sink = with_reports(printer.clone(), &collector, &args.common);
     let summary = execute(std::slice::from_ref(&playbook), &inventory, &options, sink)?;
     printer.finish();
+    if options.interrupt.is_triggered() {
+        return Ok(interrupt::report());
+    }
     if summary.hosts.is_empty() {
         eprintln!("[WARNING]: No hosts matched, nothing to do");
     }
@@ -524,8 +531,12 @@ fn execute(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let _sigint = interrupt::watch(&tokio, options.interrupt.clone());
     let mut summary = tend_executor::RunSummary::default();
     for playbook in playbooks {
+        if options.interrupt.is_triggered() {
+            break;
+        }
         let s = tokio
             .block_on(tend_executor::run_playbook(
                 playbook, inventory, options, &runtime,

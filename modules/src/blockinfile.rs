@@ -554,14 +554,15 @@ async fn write_validated(
     let mut script = format!(
         "set -e; dest={}; dir=$(dirname -- \"$dest\"); \
          tmp=$(mktemp \"$dir/.tend.XXXXXXXX\"); trap 'rm -f -- \"$tmp\"' EXIT INT TERM HUP; \
-         cat > \"$tmp\"; set +e; err=$( {{ {command}\n}} 2>&1 >/dev/null ); rc=$?; set -e; \
+         cat > \"$tmp\"; {complete}set +e; err=$( {{ {command}\n}} 2>&1 >/dev/null ); rc=$?; set -e; \
          if [ \"$rc\" -ne 0 ]; then printf 'validate.rc:%s\\n' \"$rc\"; echo {}; \
          printf '%s' \"$err\"; exit 0; fi; \
          if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" \"$tmp\" 2>/dev/null || true; \
          chown --reference=\"$dest\" \"$tmp\" 2>/dev/null || true; \
          else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$tmp\"; fi; ",
         quote(dest),
-        attrs::CONTENT_MARKER
+        attrs::CONTENT_MARKER,
+        complete = tend_module_api::require_size("tmp", content.len()),
     );
     if let Some(mode) = &options.mode {
         script.push_str(&format!("chmod {} \"$tmp\"; ", quote(mode)));

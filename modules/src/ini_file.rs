@@ -707,7 +707,12 @@ fn plan_with(
     if !outcome.changed {
         return Ok(Planned::Done(outcome));
     }
-    let script = apply_script(params, &observed, edited.changed, &attr_change);
+    let script = apply_script(
+        params,
+        &observed,
+        edited.changed.then_some(after.len()),
+        &attr_change,
+    );
     Ok(Planned::Change {
         action: IniAction {
             script,
@@ -722,7 +727,7 @@ fn plan_with(
 fn apply_script(
     params: &IniFileParams,
     observed: &IniObserved,
-    write: bool,
+    write: Option<usize>,
     change: &AttrChange,
 ) -> String {
     let exists = observed.content.is_some();
@@ -731,7 +736,7 @@ fn apply_script(
         quote(&observed.path),
         quote(&observed.target)
     );
-    if write {
+    if let Some(len) = write {
         script.push_str(
             "d=$(dirname -- \"$t\"); [ -d \"$d\" ] || mkdir -p -- \"$d\"; ",
         );
@@ -743,6 +748,7 @@ fn apply_script(
         script.push_str(
             "tmp=$(mktemp \"$d/.tend.XXXXXXXX\"); trap 'rm -f -- \"$tmp\"' EXIT INT TERM HUP; cat > \"$tmp\"; ",
         );
+        script.push_str(&tend_module_api::require_size("tmp", len));
         if exists {
             script.push_str(
                 "chmod --reference=\"$t\" \"$tmp\" 2>/dev/null || true; \

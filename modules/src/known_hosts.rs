@@ -183,13 +183,13 @@ impl Module for KnownHostsModule {
         if let Some(k) = &key {
             // sanity_check: the key alone must name the host.
             script.push_str(&format!(
-                "t=$(mktemp); printf '%s' {} > \"$t\"; \
+                "t=$(mktemp) || exit 1; trap 'rm -f -- \"$t\"' EXIT; printf '%s' {} > \"$t\"; \
                  if [ -n \"$(ssh-keygen -F {h} -f \"$t\" 2>/dev/null)\" ]; then echo sane; fi; rm -f -- \"$t\"; ",
                 quote(k)
             ));
         }
         script.push_str(&format!(
-            "if [ -e \"$p\" ]; then e=$(mktemp); o=$(ssh-keygen -F {h} -f \"$p\" 2>\"$e\"); rc=$?; \
+            "if [ -e \"$p\" ]; then e=$(mktemp) || exit 1; trap 'rm -f -- \"$e\"' EXIT; o=$(ssh-keygen -F {h} -f \"$p\" 2>\"$e\"); rc=$?; \
              printf 'rc:%s\\n' \"$rc\"; printf '%s\\n' \"$o\" | sed 's/^/out:/'; sed 's/^/err:/' \"$e\"; rm -f -- \"$e\"; fi; \
              if [ -f \"$p\" ]; then echo {}; exec cat -- \"$p\"; fi",
             attrs::CONTENT_MARKER

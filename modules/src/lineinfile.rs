@@ -450,7 +450,7 @@ fn plan_with(
         return Ok(Planned::Done(outcome));
     }
 
-    let script = apply_script(params, &observed, changed, &attr_change)?;
+    let script = apply_script(params, &observed, changed.then_some(after.len()), &attr_change)?;
     Ok(Planned::Change {
         action: LineAction {
             script,
@@ -498,7 +498,7 @@ fn attr_diff(path: &str, current: (u32, u32, u32), change: &AttrChange) -> Diff 
 fn apply_script(
     params: &LineinfileParams,
     observed: &LineObserved,
-    write: bool,
+    write: Option<usize>,
     change: &AttrChange,
 ) -> Result<String, ModuleError> {
     let exists = observed.content.is_some();
@@ -507,10 +507,10 @@ fn apply_script(
         quote(&observed.path),
         quote(&observed.real)
     );
-    if !write {
+    let Some(len) = write else {
         script.push_str(&attrs::apply_script("\"$r\"", change, false));
         return Ok(script);
-    }
+    };
     if !exists && !observed.parent_exists {
         script.push_str(
             "d=$(dirname -- \"$p\"); mkdir -p -- \"$d\" 2>/dev/null || \
@@ -526,6 +526,7 @@ fn apply_script(
         "dir=$(dirname -- \"$r\"); tmp=$(mktemp \"$dir/.tend.XXXXXXXX\"); \
          trap 'rm -f -- \"$tmp\"' EXIT INT TERM HUP; cat > \"$tmp\"; ",
     );
+    script.push_str(&tend_module_api::require_size("tmp", len));
     if let Some(validate) = &params.validate {
         if !validate.contains("%s") {
             return Err(ModuleError::failed(format!(

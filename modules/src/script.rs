@@ -211,8 +211,10 @@ impl Module for ScriptModule {
             "trap 'rm -rf -- {dq}' EXIT HUP INT TERM; \
              if ! (umask 077 && mkdir -m 0700 -- {d} && cat > {f} && chmod 0700 -- {f}); then \
              echo 'could not upload the script' >&2; exit {UPLOAD_FAILED}; fi; \
+             __s={f}; {complete}\
              {cd}{line}",
             dq = dir.replace('\'', "'\\''"),
+            complete = tend_module_api::require_size("__s", action.content.len()),
         );
         let out = ctx.host.sh_raw(&script, Some(&action.content)).await?;
         if out.exit_code == UPLOAD_FAILED && out.stderr_lossy().contains("could not upload") {

@@ -170,7 +170,8 @@ fn control_command(backend: &Backend, name: &str, action: &str, arguments: &str)
 /// exited, so a daemon that keeps stdout open cannot hold the task.
 fn daemonized(cmd: &str) -> String {
     format!(
-        "o=$(mktemp) && e=$(mktemp) || exit 1; \
+        "o=''; e=''; trap 'rm -f -- \"$o\" \"$e\" 2>/dev/null' EXIT; trap 'exit 1' INT TERM HUP; \
+         o=$(mktemp) && e=$(mktemp) || exit 1; \
          if setsid -w true </dev/null >/dev/null 2>&1; then setsid -w {cmd} </dev/null >\"$o\" 2>\"$e\"; \
          else {cmd} </dev/null >\"$o\" 2>\"$e\"; fi; rc=$?; cat \"$o\"; cat \"$e\" >&2; rm -f \"$o\" \"$e\"; exit $rc"
     )

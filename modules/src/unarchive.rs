@@ -322,7 +322,7 @@ impl Module for UnarchiveModule {
         if let Some((extract, diff, names)) = action.zip {
             return zip::apply(params, action.upload, extract, diff, names, ctx).await;
         }
-        let script = unpack_script(params, action.upload.is_some());
+        let script = unpack_script(params, action.upload.as_ref().map(|u| u.len()));
         let out = match &action.upload {
             Some(bytes) => ctx.host.sh_with_stdin(&script, bytes).await?,
             None => ctx.host.sh(&script).await?,
@@ -590,15 +590,17 @@ fn tar_words(params: &UnarchiveParams, with_owner: bool) -> (String, String) {
 }
 
 /// The whole unpacking on the host: (upload,) find the handler, list, diff, extract if needed.
-fn unpack_script(params: &UnarchiveParams, upload: bool) -> String {
+fn unpack_script(params: &UnarchiveParams, upload: Option<usize>) -> String {
     let mut s = String::from(
         "__um=$(umask); umask 077; __t=$(mktemp -d \"${TMPDIR:-/tmp}/tend-unarchive.XXXXXXXX\") || exit 1; \
          trap 'rm -rf -- \"$__t\"' EXIT HUP INT TERM; ",
     );
     s.push_str(&attrs::assign("d", &params.dest));
     s.push_str("printf 'dest:%s\\n' \"$d\"; ");
-    if upload {
-        s.push_str("src=\"$__t/source\"; cat > \"$src\" || exit 1; printf 'src:%s\\n' \"$src\"; ");
+    if let Some(len) = upload {
+        s.push_str("src=\"$__t/source\"; cat > \"$src\" || exit 1; ");
+        s.push_str(&tend_module_api::require_size("src", len));
+        s.push_str("printf 'src:%s\\n' \"$src\"; ");
     } else {
         s.push_str(&attrs::assign("src", &params.src));
     }
@@ -718,13 +720,14 @@ mod zip {
         pub diff: String,
     }
 
-    fn archive_var(upload: bool, params: &UnarchiveParams) -> String {
+    fn archive_var(upload: Option<usize>, params: &UnarchiveParams) -> String {
         let mut s = String::from(
             "__um=$(umask); umask 077; __t=$(mktemp -d \"${TMPDIR:-/tmp}/tend-unarchive.XXXXXXXX\") || exit 1; \
              trap 'rm -rf -- \"$__t\"' EXIT HUP INT TERM; ",
         );
-        if upload {
+        if let Some(len) = upload {
             s.push_str("src=\"$__t/source\"; cat > \"$src\" || exit 1; ");
+            s.push_str(&tend_module_api::require_size("src", len));
         } else {
             s.push_str(&attrs::assign("src", &params.src));
         }
@@ -739,7 +742,7 @@ mod zip {
         upload: Option<&[u8]>,
         dest: &str,
     ) -> Result<ZipState, ModuleError> {
-        let mut script = archive_var(upload.is_some(), params);
+        let mut script = archive_var(upload.map(|u| u.len()), params);
         script.push_str(
             "for b in unzip zipinfo; do command -v $b >/dev/null 2>&1 || echo \"missing:$b\"; done; \
              printf 'src:%s\\n' \"$src\"; ",
@@ -1142,7 +1145,7 @@ mod zip {
         let mut changed = false;
         let mut src = params.src.clone();
         if extract {
-            let mut script = archive_var(upload.is_some(), params);
+            let mut script = archive_var(upload.as_ref().map(|u| u.len()), params);
             script.push_str(&attrs::assign("d", &params.dest));
             script.push_str("printf 'dest:%s\\n' \"$d\"; printf 'src:%s\\n' \"$src\"; ");
             let mut words = vec!["\"$(command -v unzip)\"".to_string(), "-o".into()];

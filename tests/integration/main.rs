@@ -4,6 +4,7 @@
 //! its own lab, so tests can change host state freely and run in parallel.
 
 mod conformance;
+mod faults;
 mod reports;
 mod soak;
 mod support;
@@ -15,6 +16,7 @@ fn main() -> std::process::ExitCode {
         .into_iter()
         .chain(reports::all())
         .chain(soak::all())
+        .chain(faults::all())
         .map(|(name, f)| {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })

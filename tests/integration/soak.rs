@@ -190,8 +190,9 @@ fn repeated_runs_converge_and_nothing_grows_or_lingers() -> TestResult {
             },
         )?;
     }
-    // One connection per host: a descriptor each, plus a small fixed set.
-    ensure(base.peak_fds <= hosts + 24, || {
+    // One connection per host; while hosts connect, each also has its key and known_hosts
+    // files open for a moment. A descriptor per task or per command would be hundreds.
+    ensure(base.peak_fds <= 4 * hosts + 16, || {
         format!("{} descriptors for {hosts} hosts", base.peak_fds)
     })?;
     Ok(())

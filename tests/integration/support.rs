@@ -100,7 +100,18 @@ impl Run<'_> {
         self
     }
 
-    pub fn exec(self) -> Result<Output> {
+    /// Starts tend without waiting, stdout and stderr piped, stdin from /dev/null: for tests
+    /// that act on the running process (signals).
+    pub fn spawn(self) -> Result<std::process::Child> {
+        self.command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("starting tend")
+    }
+
+    fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend"));
         cmd.current_dir(self.project.path())
             .arg("run")
@@ -115,6 +126,11 @@ impl Run<'_> {
             cmd.arg("--known-hosts").arg(kh);
         }
         cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    pub fn exec(self) -> Result<Output> {
+        let mut cmd = self.command();
         let Some(data) = self.stdin else {
             return Ok(cmd.output().context("running tend")?.into());
         };

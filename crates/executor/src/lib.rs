@@ -10,6 +10,7 @@ mod events;
 mod facts;
 mod hostvars;
 mod include;
+mod interrupt;
 mod run;
 mod tags;
 mod task;
@@ -27,6 +28,7 @@ pub use events::{
     CommandOutcome, CommandTrace, Event, EventSink, HostResult, HostStats, RunSummary, Status,
     StepAnswer,
 };
+pub use interrupt::Interrupt;
 pub use run::run_playbook;
 pub use tags::should_run;
 
@@ -67,6 +69,9 @@ pub struct RunOptions {
     /// Report every command run on a host as an [`Event::Command`] (`-vvv`), except those of
     /// `no_log` tasks.
     pub trace_commands: bool,
+    /// Triggered (by Ctrl-C) to stop the run: no task starts after it, tasks in flight are
+    /// abandoned, connections closed.
+    pub interrupt: Interrupt,
 }
 
 impl RunOptions {
@@ -92,6 +97,7 @@ impl RunOptions {
             start_at_task: None,
             step: false,
             trace_commands: false,
+            interrupt: Interrupt::new(),
         }
     }
 }

@@ -181,6 +181,9 @@ pub async fn run_playbook(
             runtime.sink.event(Event::NoHostsMatched);
         }
         for batch in batches {
+            if options.interrupt.is_triggered() {
+                break 'plays;
+            }
             runtime.sink.event(Event::PlayStart {
                 name: play.name.clone(),
                 hosts: batch.iter().map(|h| h.to_string()).collect(),
@@ -284,7 +287,7 @@ pub async fn run_playbook(
                 states.insert(state.name.clone(), state);
             }
             match flow {
-                Flow::Abort => break 'plays,
+                Flow::Abort | Flow::Interrupted => break 'plays,
                 _ if all_failed => break 'plays,
                 Flow::EndPlay => break,
                 Flow::Continue | Flow::EndBatch => {}
@@ -388,6 +391,9 @@ pub(crate) enum Flow {
     EndPlay,
     /// `max_fail_percentage` was exceeded: the whole run stops.
     Abort,
+    /// The run was interrupted (Ctrl-C): it stops where it is, with no handlers or
+    /// `rescue`/`always` sections run.
+    Interrupted,
 }
 
 async fn run_play(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
@@ -395,10 +401,16 @@ async fn run_play(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
         return run_play_on(ctx, hosts).await;
     }
     // The free strategy: every host runs through the play as fast as it can.
-    let flows: Vec<Flow> = stream::iter(hosts.chunks_mut(1).map(|one| run_play_on(ctx, one)))
+    let all = stream::iter(hosts.chunks_mut(1).map(|one| run_play_on(ctx, one)))
         .buffer_unordered(ctx.options.forks.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<Flow>>();
+    let flows = tokio::select! {
+        flows = all => flows,
+        _ = ctx.options.interrupt.triggered() => return Flow::Interrupted,
+    };
+    if flows.contains(&Flow::Interrupted) {
+        return Flow::Interrupted;
+    }
     if !hosts.iter().any(HostState::active) {
         ctx.runtime.sink.event(Event::NoMoreHosts);
     }
@@ -421,6 +433,9 @@ async fn run_play_on(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
         )
         .await;
     }
+    if ctx.options.interrupt.is_triggered() {
+        return Flow::Interrupted;
+    }
     let force = ctx.options.force_handlers || ctx.play.force_handlers;
     for (section, steps) in [
         ("pre_tasks", &ctx.play.pre_tasks),
@@ -431,6 +446,9 @@ async fn run_play_on(ctx: &PlayContext<'_>, hosts: &mut [HostState]) -> Flow {
             continue;
         }
         let flow = run_steps(ctx, steps, hosts, &everyone).await;
+        if flow == Flow::Interrupted {
+            return flow;
+        }
         if flow == Flow::Abort {
             ctx.runtime.sink.event(Event::NoMoreHosts);
             return flow;
@@ -466,6 +484,9 @@ pub(crate) fn run_steps<'a>(
 ) -> BoxFuture<'a, Flow> {
     Box::pin(async move {
         for step in steps {
+            if ctx.options.interrupt.is_triggered() {
+                return Flow::Interrupted;
+            }
             if !in_scope(hosts, scope) {
                 break;
             }
@@ -915,10 +936,19 @@ async fn run_on_hosts<'a, F>(
             step(ctx, h, play_hosts.clone())
         })
         .collect();
-    stream::iter(futures)
+    run_all(ctx, futures).await;
+}
+
+/// Runs the hosts' futures, `forks` at a time, until all are done or the run is interrupted
+/// (then those still running are dropped: their commands are abandoned).
+async fn run_all<'a>(ctx: &PlayContext<'_>, futures: Vec<HostFuture<'a>>) {
+    let all = stream::iter(futures)
         .buffer_unordered(ctx.options.forks.max(1))
-        .collect::<Vec<()>>()
-        .await;
+        .collect::<Vec<()>>();
+    tokio::select! {
+        _ = all => {}
+        _ = ctx.options.interrupt.triggered() => {}
+    }
 }
 
 /// `delegate_facts`: gives the facts a task set for other hosts of this slice to them now;
@@ -941,6 +971,9 @@ fn hand_over_facts(ctx: &PlayContext<'_>, hosts: &mut [HostState]) {
 async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &[bool]) {
     let force = ctx.options.force_handlers || ctx.play.force_handlers;
     for (index, handler) in ctx.play.handlers.iter().enumerate() {
+        if ctx.options.interrupt.is_triggered() {
+            return;
+        }
         let wanted: Vec<bool> = hosts
             .iter()
             .zip(scope)
@@ -979,10 +1012,7 @@ async fn flush_handlers(ctx: &PlayContext<'_>, hosts: &mut [HostState], scope: &
                 }) as HostFuture<'_>
             })
             .collect();
-        stream::iter(futures)
-            .buffer_unordered(ctx.options.forks.max(1))
-            .collect::<Vec<()>>()
-            .await;
+        run_all(ctx, futures).await;
         hand_over_facts(ctx, hosts);
     }
     for (h, s) in hosts.iter_mut().zip(scope) {

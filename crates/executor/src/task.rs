@@ -1025,6 +1025,10 @@ impl ItemRunner<'_> {
             let TaskRun::Done(mut one) = run else {
                 return run;
             };
+            // A time-out ends the task in Ansible: it is not retried.
+            if one.result.contains_key("timedout") {
+                return TaskRun::Done(one);
+            }
             one.result.insert("attempts".into(), attempt.into());
             let mut with_result = vars.clone();
             if let Some(register) = &self.task.register {
@@ -1108,7 +1112,17 @@ impl ItemRunner<'_> {
             diff: self.diff,
             controller: &controller,
         };
-        let outcome = match self.module.run(&args, &module_ctx).await {
+        let running = self.module.run(&args, &module_ctx);
+        let finished = match task.timeout {
+            // Dropping the module's future on time-out abandons its command; the transport
+            // stops it on the host (the resident shell kills its process group).
+            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), running).await {
+                Ok(finished) => finished,
+                Err(_) => return TaskRun::Done(timed_out(secs)),
+            },
+            None => running.await,
+        };
+        let outcome = match finished {
             Ok(o) => o,
             Err(ModuleError::Transport(e)) if e.is_unreachable() => return TaskRun::Unreachable(e),
             Err(ModuleError::Failed { msg, values }) => Outcome {
@@ -1166,6 +1180,26 @@ impl ItemRunner<'_> {
             facts: outcome.facts,
         })
     }
+}
+
+/// The result of a module run stopped by the task's `timeout`, as Ansible 2.19 words it
+/// (`TaskTimeoutError` turned into a task result).
+fn timed_out(secs: u64) -> ItemOutcome {
+    let mut result = Map::new();
+    result.insert("changed".into(), false.into());
+    result.insert("failed".into(), true.into());
+    result.insert(
+        "msg".into(),
+        format!("Task failed: Timed out after {secs} second(s).").into(),
+    );
+    result.insert(
+        "timedout".into(),
+        serde_json::json!({
+            "frame": "Configure `DISPLAY_TRACEBACK` to see a traceback on timeout errors.",
+            "period": secs,
+        }),
+    );
+    ItemOutcome::new(Status::Failed, result)
 }
 
 /// Whether a handler answers a notification: by name, by `role : name`, or by topic.

@@ -742,3 +742,49 @@ fn step_asks_before_each_task_until_continue() {
     assert_eq!(ran.started(), ["two", "three", "four"]);
     assert_eq!(ran.stats("h1").changed, 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Interrupt (Ctrl-C)
+
+#[test]
+fn an_interrupt_stops_the_run_where_it_is_without_handlers() {
+    let interrupt = tend_executor::Interrupt::new();
+    let trigger = interrupt.clone();
+    let ran = Scenario::new(
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: first
+      shell: step-one
+      notify: react
+    - name: second
+      shell: step-two
+  handlers:
+    - name: react
+      shell: handler-ran
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: next play
+      shell: step-three
+"#,
+    )
+    .script(move |_, command| {
+        if command.contains("step-one") {
+            trigger.trigger();
+        }
+        ok("")
+    })
+    .options(|o| o.interrupt = interrupt.clone())
+    .run();
+    assert_eq!(ran.started(), ["first"]);
+    for host in ["h1", "h2"] {
+        for later in ["step-two", "handler-ran", "step-three"] {
+            assert!(
+                ran.commands_with(host, later).is_empty(),
+                "{host} ran {later} after the interrupt"
+            );
+        }
+    }
+}

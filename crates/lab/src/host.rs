@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, LabError};
 
+/// The sshd binary, as the host script execs it; its per-connection processes run it too.
+const SSHD_PATH: &str = "/usr/sbin/sshd";
+
 /// Top-level directories each host gets a private, writable overlay of.
 const OVERLAID: [&str; 8] = ["etc", "var", "usr", "opt", "srv", "home", "root", "tmp"];
 
@@ -54,8 +57,11 @@ pub(crate) struct HostProc {
     pub name: String,
     pub dir: PathBuf,
     child: Option<Child>,
-    /// Held open so the namespace's identity cannot be reused while we may still kill by it.
+    /// Held open so the namespace's identity cannot be reused while we may still kill by it,
+    /// and so that the host's filesystem outlives its processes for [`HostProc::restart`].
     mnt_ns: Option<File>,
+    /// The host's UTS namespace (its hostname), kept for a restart.
+    uts_ns: Option<File>,
     pub down: bool,
 }
 
@@ -176,6 +182,7 @@ impl HostProc {
             dir,
             child: Some(child),
             mnt_ns: None,
+            uts_ns: None,
             down: false,
         })
     }
@@ -214,7 +221,117 @@ impl HostProc {
             )));
         }
         self.mnt_ns = Some(file);
+        let uts = format!("/proc/{pid}/ns/uts");
+        self.uts_ns = Some(File::open(&uts).ctx(|| format!("opening {uts}"))?);
         Ok(ino)
+    }
+
+    /// Starts sshd again in the namespaces of a host that was killed: its files, mounts and
+    /// hostname are as the killed processes left them. Returns once spawned, not once up.
+    pub(crate) fn restart(&mut self) -> Result<(), LabError> {
+        let (Some(mnt), Some(uts)) = (&self.mnt_ns, &self.uts_ns) else {
+            return Err(LabError::Options(format!(
+                "host {} never came up, so it cannot be restarted",
+                self.name
+            )));
+        };
+        if !self.down {
+            return Err(LabError::Options(format!(
+                "host {} is running; kill it before restarting it",
+                self.name
+            )));
+        }
+        let (mnt, uts) = (mnt.as_raw_fd(), uts.as_raw_fd());
+        let log_path = self.dir.join("log");
+        let log = OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .ctx(|| format!("opening {}", log_path.display()))?;
+        let log2 = log
+            .try_clone()
+            .ctx(|| format!("duplicating {}", log_path.display()))?;
+        let mut cmd = Command::new(SSHD_PATH);
+        cmd.arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(self.dir.join("sshd_config"))
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        // SAFETY: only async-signal-safe calls (setsid, setns) between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::setsid() < 0
+                    || libc::setns(mnt, libc::CLONE_NEWNS) != 0
+                    || libc::setns(uts, libc::CLONE_NEWUTS) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .ctx(|| format!("restarting sshd of host {}", self.name))?;
+        self.child = Some(child);
+        self.down = false;
+        Ok(())
+    }
+
+    /// SIGKILL the host's per-connection sshd processes, not its listener nor the commands
+    /// they ran: every connection drops at once, as when the network between goes away.
+    pub(crate) fn drop_connections(&self) -> Result<usize, LabError> {
+        let (Some(ns), Some(listener)) = (&self.mnt_ns, self.pid()) else {
+            return Err(LabError::HostDown {
+                host: self.name.clone(),
+            });
+        };
+        let ino = ns
+            .metadata()
+            .ctx(|| "stat of mount namespace".into())?
+            .ino();
+        let mut killed = 0;
+        for pid in processes_in_namespace(ino) {
+            let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            if pid == listener || exe != Path::new(SSHD_PATH) {
+                continue;
+            }
+            // SAFETY: kill(2) with a pid and a signal number touches no memory.
+            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+        Ok(killed)
+    }
+
+    /// Every live process of the host: pid and command line (arguments joined by spaces).
+    pub(crate) fn processes(&self) -> Result<Vec<(u32, String)>, LabError> {
+        let Some(ns) = &self.mnt_ns else {
+            return Err(LabError::HostDown {
+                host: self.name.clone(),
+            });
+        };
+        let ino = ns
+            .metadata()
+            .ctx(|| "stat of mount namespace".into())?
+            .ino();
+        Ok(processes_in_namespace(ino)
+            .into_iter()
+            .filter_map(|pid| {
+                let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let args: Vec<String> = raw
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                Some((pid, args.join(" ")))
+            })
+            .collect())
     }
 
     /// SIGKILL every process in the host's namespace, wait until none is left, reap sshd.
@@ -247,14 +364,35 @@ impl HostProc {
         problem.map_or(Ok(()), Err)
     }
 
-    /// Drop the namespace pin; after this the kernel may reuse its identity.
+    /// Drop the namespace pins; after this the kernel may reuse their identity and frees the
+    /// host's files.
     pub(crate) fn release(&mut self) {
         self.mnt_ns = None;
+        self.uts_ns = None;
     }
 
     /// Open `path` as the host sees it: inside its mount namespace, with `/`, `..` and
     /// absolute symlinks all resolved against the host's root.
     pub(crate) fn open(&self, path: &Path, o_path: bool) -> Result<Option<File>, LabError> {
+        let flags = if o_path { libc::O_PATH } else { libc::O_RDONLY };
+        self.open_flags(path, flags)
+    }
+
+    /// The names in directory `path` as the host sees it, `None` if it does not exist.
+    pub(crate) fn list_dir(&self, path: &Path) -> Result<Option<Vec<String>>, LabError> {
+        let Some(dir) = self.open_flags(path, libc::O_RDONLY | libc::O_DIRECTORY)? else {
+            return Ok(None);
+        };
+        let fd_path = format!("/proc/self/fd/{}", dir.as_raw_fd());
+        let names = fs::read_dir(&fd_path)
+            .ctx(|| format!("listing {} on {}", path.display(), self.name))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<io::Result<Vec<_>>>()
+            .ctx(|| format!("listing {} on {}", path.display(), self.name))?;
+        Ok(Some(names))
+    }
+
+    fn open_flags(&self, path: &Path, flags: libc::c_int) -> Result<Option<File>, LabError> {
         let pid = match (&self.child, self.down) {
             (Some(c), false) => c.id(),
             _ => {
@@ -279,7 +417,7 @@ impl HostProc {
             .map_err(|_| LabError::Options(format!("path {} contains NUL", path.display())))?;
         // SAFETY: open_how is plain integers, so all-zeros is a valid value.
         let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_CLOEXEC | if o_path { libc::O_PATH } else { libc::O_RDONLY }) as u64;
+        how.flags = (libc::O_CLOEXEC | flags) as u64;
         how.resolve = libc::RESOLVE_IN_ROOT;
         for _ in 0..8 {
             // SAFETY: every pointer is valid for the call and the size matches the struct.

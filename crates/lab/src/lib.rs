@@ -758,6 +758,86 @@ impl Lab {
         })
     }
 
+    /// Start sshd again on host `i` after [`kill_host`](Self::kill_host), on the same address
+    /// and with the same files (the namespace outlives its processes), and wait until it
+    /// accepts logins. Its pid changes: [`LabHost::pid`] is updated.
+    pub fn restart_host(&mut self, i: usize) -> Result<(), LabError> {
+        self.check_index(i)?;
+        self.proc(i).restart()?;
+        let host = self.hosts[i].clone();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let exited = self.proc(i).exited();
+            if let Some(reason) = exited {
+                return Err(self.host_start_error(i, &host.name, host.address, reason));
+            }
+            if TcpStream::connect_timeout(&host.socket_addr(), Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let reason = format!("nothing accepted TCP within {READY_TIMEOUT:?} of a restart");
+                return Err(self.host_start_error(i, &host.name, host.address, reason));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pid = self.proc(i).pid().unwrap_or(0);
+        self.hosts[i].pid = pid;
+        let out = self.ssh(i, "hostname")?;
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || printed != host.name {
+            let reason = format!(
+                "after a restart `hostname` {} and printed {printed:?}; ssh said: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return Err(self.host_start_error(i, &host.name, host.address, reason));
+        }
+        Ok(())
+    }
+
+    /// Cut every SSH connection to host `i` at once (SIGKILL to its per-connection sshd
+    /// processes) while its listener and the commands those connections ran live on, as when
+    /// the network drops. Returns how many processes were killed.
+    pub fn drop_connections(&self, i: usize) -> Result<usize, LabError> {
+        self.check_index(i)?;
+        self.proc(i).drop_connections()
+    }
+
+    /// Every live process of host `i`: pid and command line.
+    pub fn processes(&self, i: usize) -> Result<Vec<(u32, String)>, LabError> {
+        self.check_index(i)?;
+        self.proc(i).processes()
+    }
+
+    /// Names in directory `path` on host `i` (unsorted, without `.`/`..`), `None` if missing.
+    pub fn list_dir(
+        &self,
+        i: usize,
+        path: impl AsRef<Path>,
+    ) -> Result<Option<Vec<String>>, LabError> {
+        self.check_index(i)?;
+        self.proc(i).list_dir(path.as_ref())
+    }
+
+    /// Run a program as root inside host `i`'s mount namespace (through `nsenter`), without
+    /// ssh: for changing the host underneath a running connection (`mount` a small tmpfs...).
+    pub fn in_host(&self, i: usize, program: &str, args: &[&str]) -> Result<Output, LabError> {
+        let host = self.host(i)?;
+        if !self.is_up(i) {
+            return Err(LabError::HostDown {
+                host: host.name.clone(),
+            });
+        }
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(host.pid.to_string())
+            .args(["-m", "-u", "--", program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .ctx(|| format!("running {program} in host {}", host.name))
+    }
+
     /// Whether host `i` is still running (not killed and its sshd alive).
     pub fn is_up(&self, i: usize) -> bool {
         if i >= self.procs.len() {

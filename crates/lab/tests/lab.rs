@@ -305,3 +305,59 @@ impl Drop for Terminate {
         }
     }
 }
+
+#[test]
+fn a_killed_host_restarts_with_its_files_and_connections_can_be_cut() {
+    let mut lab = Lab::start(2).expect("lab");
+    let out = lab
+        .ssh(0, "mkdir -p /srv/keep && printf kept > /srv/keep/f")
+        .expect("ssh");
+    assert!(out.status.success(), "{out:?}");
+    let old_pid = lab.hosts()[0].pid();
+    lab.kill_host(0).expect("kill");
+    assert!(!lab.is_up(0));
+    lab.restart_host(0).expect("restart");
+    assert!(lab.is_up(0));
+    assert_ne!(lab.hosts()[0].pid(), old_pid);
+    assert_eq!(stdout(&lab.ssh(0, "hostname").expect("ssh")), "h1");
+    assert_eq!(
+        lab.read_file(0, "/srv/keep/f").expect("read"),
+        Some(b"kept".to_vec())
+    );
+    assert_eq!(
+        lab.list_dir(0, "/srv/keep").expect("ls"),
+        Some(vec!["f".to_string()])
+    );
+    assert_eq!(lab.list_dir(0, "/srv/none").expect("ls"), None);
+    assert!(lab.restart_host(1).is_err(), "a running host restarted");
+
+    // A login that stays open: its sshd processes go, its command and the listener stay.
+    let mut held = lab
+        .ssh_command(1, "root")
+        .expect("ssh")
+        .arg("setsid sleep 600 </dev/null >/dev/null 2>&1 & exec sleep 600")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn ssh");
+    let started = Instant::now();
+    while lab
+        .processes(1)
+        .expect("ps")
+        .iter()
+        .filter(|(_, cmd)| cmd == "sleep 600")
+        .count()
+        < 2
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "no sleep");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(lab.drop_connections(1).expect("drop") >= 1);
+    let status = held.wait().expect("ssh ends");
+    assert!(!status.success());
+    assert!(lab.is_up(1));
+    let procs = lab.processes(1).expect("ps");
+    assert!(procs.iter().any(|(_, cmd)| cmd == "sleep 600"), "{procs:?}");
+    assert_eq!(stdout(&lab.ssh(1, "hostname").expect("ssh")), "h2");
+    let ran = lab.in_host(1, "hostname", &[]).expect("nsenter");
+    assert_eq!(stdout(&ran), "h2");
+}

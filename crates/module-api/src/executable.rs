@@ -470,8 +470,10 @@ impl DynModule for ExecutableModule {
             "d=$(mktemp -d \"${{TMPDIR:-/tmp}}/tend-module.XXXXXXXX\") || exit 1; \
              trap 'rm -rf -- \"$d\"' EXIT HUP INT TERM; \
              (umask 077; head -c {len} > \"$d/args\" && cat > \"$d\"/{file}) && chmod 0700 \"$d\"/{file} || exit 1; \
+             __m=\"$d\"/{file}; {complete}\
              {run} </dev/null",
             len = arguments.len(),
+            complete = crate::require_size("__m", self.data.len()),
         );
         let mut stdin = arguments;
         stdin.extend_from_slice(&self.data);

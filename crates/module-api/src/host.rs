@@ -175,11 +175,12 @@ impl Host {
         let mut script = format!(
             "set -e; dest={dest}; dir=$(dirname -- \"$dest\"); \
              if [ ! -d \"$dir\" ]; then echo \"Destination directory $dir does not exist\" >&2; exit 1; fi; \
-             tmp=$(mktemp \"$dir/.tend.XXXXXXXX\"); trap 'rm -f -- \"$tmp\"' EXIT INT TERM HUP; \
-             cat > \"$tmp\"; \
+             tmp=$(mktemp \"$dir/.tend.XXXXXXXX\"); trap 'rm -f -- \"$tmp\"' EXIT; trap 'exit 1' INT TERM HUP; \
+             cat > \"$tmp\"; {complete}\
              if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" \"$tmp\" 2>/dev/null || true; \
              chown --reference=\"$dest\" \"$tmp\" 2>/dev/null || true; \
-             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$tmp\"; fi; "
+             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$tmp\"; fi; ",
+            complete = require_size("tmp", content.len()),
         );
         if let Some(mode) = &options.mode {
             script.push_str(&format!("chmod {} \"$tmp\"; ", quote(mode)));
@@ -201,7 +202,7 @@ impl Host {
                  if [ \"$vrc\" -ne 0 ]; then printf '\\n{VALIDATE_MARK}%s' \"$vrc\" >&2; exit {VALIDATE_STATUS}; fi; "
             ));
         }
-        script.push_str("mv -f -- \"$tmp\" \"$dest\"; trap - EXIT INT TERM HUP");
+        script.push_str("mv -f -- \"$tmp\" \"$dest\"; trap - EXIT");
         let out = self.sh_with_stdin(&script, content).await?;
         if out.exit_code == VALIDATE_STATUS && options.validate.is_some() {
             return Err(validate_failed(&out));
@@ -214,7 +215,19 @@ impl Host {
     }
 }
 
-/// A failure built from a command's stderr (or stdout when stderr is empty).
+/// Shell that goes on only if the file named by `$var` holds exactly `len` bytes, and
+/// otherwise removes it and exits 1. Data a script reads from standard input ends early, as
+/// if complete, when the connection is lost mid-transfer (`cat` just sees end of input): a
+/// script must never take such a truncated file for the whole and put it in place. The file
+/// is removed before anything is printed, since printing to a lost connection can kill the
+/// script (SIGPIPE) before an `EXIT` trap runs.
+pub fn require_size(var: &str, len: usize) -> String {
+    format!(
+        "__n=$(wc -c < \"${var}\") || __n=0; if [ $((__n + 0)) -ne {len} ]; then rm -f -- \"${var}\"; \
+         echo \"incomplete input: $((__n + 0)) of {len} bytes arrived (connection lost?)\" >&2; exit 1; fi; "
+    )
+}
+
 /// Ansible's "failed to validate" result, with the validate command's output and status.
 fn validate_failed(out: &ExecOutput) -> ModuleError {
     let stderr = out.stderr_lossy();
@@ -235,6 +248,7 @@ fn validate_failed(out: &ExecOutput) -> ModuleError {
     }
 }
 
+/// A failure built from a command's stderr (or stdout when stderr is empty).
 pub(crate) fn command_failed(out: &ExecOutput) -> ModuleError {
     let stderr = out.stderr_lossy();
     let text = if stderr.trim().is_empty() {
@@ -292,6 +306,32 @@ mod tests {
 
     fn local() -> Host {
         Host::new("localhost", Arc::new(LocalTransport::new("localhost")))
+    }
+
+    #[tokio::test]
+    async fn input_cut_short_is_removed_not_used() {
+        let host = local();
+        let script = |len| {
+            format!(
+                "f=$(mktemp) || exit 9; printf abc > \"$f\"; {}printf '%s' \"$f\"",
+                require_size("f", len)
+            )
+        };
+        let short = host.sh(&script(10)).await.expect("runs");
+        assert_eq!(short.exit_code, 1);
+        assert!(
+            short
+                .stderr_lossy()
+                .contains("incomplete input: 3 of 10 bytes"),
+            "{}",
+            short.stderr_lossy()
+        );
+        assert!(short.stdout.is_empty(), "went on after a short input");
+        let whole = host.sh(&script(3)).await.expect("runs");
+        assert_eq!(whole.exit_code, 0, "{}", whole.stderr_lossy());
+        let path = whole.stdout_lossy();
+        assert_eq!(std::fs::read(&path).expect("kept"), b"abc");
+        std::fs::remove_file(&path).expect("cleanup");
     }
 
     #[tokio::test]

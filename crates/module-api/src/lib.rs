@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use host::{FileKind, FileStat, Host, WriteOptions};
+pub use host::{require_size, FileKind, FileStat, Host, WriteOptions};
 pub use outcome::{Diff, Outcome};
 pub use registry::{documentation, lookup, module_names, DynModule, ModuleEntry, ModuleSource};
 pub use tend_transport::{quote, ExecOutput, ExecRequest, Transport, TransportError};

@@ -122,7 +122,6 @@ const TASK_KEYWORDS_NOT_YET: &[&str] = &[
     "async",
     "poll",
     "throttle",
-    "timeout",
     "remote_user",
     "connection",
     "port",
@@ -1306,7 +1305,7 @@ impl Compiler<'_> {
                 "ignore_unreachable" => inherited.ignore_unreachable = self.boolean(value),
                 "any_errors_fatal" => inherited.any_errors_fatal = self.boolean(value),
                 "collections" | "module_defaults" => {}
-                k if TASK_KEYWORDS_NOT_YET.contains(&k) => {
+                k if TASK_KEYWORDS_NOT_YET.contains(&k) || k == "timeout" => {
                     self.error_at(
                         key,
                         format!("block keyword `{k}` is not supported by tend yet"),
@@ -1423,6 +1422,7 @@ impl Compiler<'_> {
                 "until" => task.until = Some(self.conditions(value)),
                 "retries" => task.retries = self.count(value, "retries").map(|n| n as u32),
                 "delay" => task.delay = self.count(value, "delay"),
+                "timeout" => task.timeout = self.count(value, "timeout").filter(|&n| n > 0),
                 "collections" | "module_defaults" => {}
                 "loop" => {
                     if task.loop_.is_some() {
@@ -1542,6 +1542,7 @@ impl Compiler<'_> {
         });
         Task {
             name: task.name,
+            timeout: task.timeout,
             action,
             module,
             args,
@@ -1913,6 +1914,7 @@ struct TaskParts<'n> {
     until: Option<Vec<String>>,
     retries: Option<u32>,
     delay: Option<u64>,
+    timeout: Option<u64>,
 }
 
 const BLOCK_KEYWORDS: &[&str] = &[
@@ -1999,6 +2001,7 @@ fn inherit(step: &mut Step, from: &TaskParts<'_>) {
 fn placeholder_task() -> Task {
     Task {
         name: None,
+        timeout: None,
         action: String::new(),
         module: Action::Meta(Meta::Noop),
         args: Map::new(),

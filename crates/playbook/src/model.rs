@@ -388,6 +388,9 @@ pub struct Task {
     /// `run_once`: run on the first host only; its result is given to every host.
     pub run_once: bool,
     pub retry: Option<Retry>,
+    /// `timeout`: seconds one run of the module may take before it is stopped and the task
+    /// fails (per loop item, as in Ansible).
+    pub timeout: Option<u64>,
     pub tags: Vec<String>,
     /// The role the task comes from: its variables, defaults and files.
     pub role: Option<Arc<Role>>,

@@ -986,3 +986,23 @@ fn play_environment_no_log_run_once_and_connection() {
 "#
     );
 }
+
+#[test]
+fn task_timeout_is_compiled_and_block_timeout_refused() {
+    let p = plan(
+        "- hosts: all\n  tasks:\n    - command: sleep 9\n      timeout: 3\n    - command: 'true'\n      timeout: 0\n",
+    );
+    let tasks: Vec<_> = p.plays[0].tasks.iter().flat_map(|s| s.tasks()).collect();
+    assert_eq!(tasks[0].timeout, Some(3));
+    // 0 is Ansible's "no timeout".
+    assert_eq!(tasks[1].timeout, None);
+    let e = errors("- hosts: all\n  tasks:\n    - command: 'true'\n      timeout: soon\n");
+    assert!(e.contains("`timeout` must be a whole number"), "{e}");
+    let e = errors(
+        "- hosts: all\n  tasks:\n    - block:\n        - command: 'true'\n      timeout: 3\n",
+    );
+    assert!(
+        e.contains("block keyword `timeout` is not supported by tend yet"),
+        "{e}"
+    );
+}

@@ -22,8 +22,13 @@
 //! several hosts `delegate_to` it), the request asks for the login shell (`raw`), the
 //! request's input is too large to inline, or the shell could not be started or answered
 //! nonsense at start (a restricted shell, a `ForceCommand`): then for the rest of the run.
-//! A command abandoned mid-way (its future dropped by a timeout) takes the shell down with
-//! it; the next command starts a fresh one.
+//! A command abandoned mid-way (its future dropped by a task `timeout` or an interrupted run)
+//! takes the shell down with it: the shell's process group (the shell is its leader, as sshd
+//! starts each session in a new session) is sent SIGTERM over a channel of its own, so the
+//! command does not run on after nobody waits for it, and the next command starts a fresh
+//! shell. [`Transport::close`] waits for those kills before closing the connection.
+
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
@@ -42,25 +47,97 @@ const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 enum Slot {
     /// No shell yet, or the last one was lost: start one on the next command.
     Empty,
-    Ready(Box<dyn Session>),
+    Ready(Shell),
     /// The host's shell cannot be used this way: every command takes a channel of its own.
     Disabled,
 }
 
-/// A transport wrapper that runs commands through one resident `sh` on the host.
-pub struct ResidentShell<T> {
-    inner: T,
-    name: String,
-    slot: Mutex<Slot>,
+/// A running resident shell.
+struct Shell {
+    session: Box<dyn Session>,
+    /// The shell's pid on the host (`$$`), which leads its process group when sshd started
+    /// it; `None` if it did not say.
+    pid: Option<u32>,
 }
 
-impl<T: Transport> ResidentShell<T> {
+/// Shells whose command was abandoned and that still have to be killed.
+type Orphans = Arc<std::sync::Mutex<Vec<u32>>>;
+
+/// A transport wrapper that runs commands through one resident `sh` on the host.
+pub struct ResidentShell<T> {
+    inner: Arc<T>,
+    name: String,
+    slot: Mutex<Slot>,
+    orphans: Orphans,
+}
+
+/// The command that stops a shell abandoned mid-command: SIGTERM to its process group. If
+/// the shell does not lead a group, no group has its pid as id and this does nothing.
+fn kill_command(pid: u32) -> String {
+    format!("kill -TERM -- -{pid} 2>/dev/null; true")
+}
+
+/// How long stopping an abandoned command may take: a host that stopped answering must not
+/// hold up a time-out or Ctrl-C for its keepalive period.
+const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Kills the shell `pid` through `inner` (a channel of its own) and forgets it as an orphan.
+async fn kill_orphan<T: Transport>(inner: &T, orphans: &Orphans, pid: u32, host: &str) {
+    let command = kill_command(pid);
+    match tokio::time::timeout(KILL_TIMEOUT, inner.exec(ExecRequest::new(&command))).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::debug!("{host}: could not stop an abandoned command (shell {pid}): {e}")
+        }
+        Err(_) => tracing::debug!(
+            "{host}: no answer within {KILL_TIMEOUT:?} while stopping an abandoned command"
+        ),
+    }
+    if let Ok(mut list) = orphans.lock() {
+        list.retain(|&p| p != pid);
+    }
+}
+
+/// Armed while a command runs on the shell: dropped armed (the caller stopped waiting), it
+/// records the shell as an orphan and starts killing it in the background.
+struct AbandonGuard<T: Transport + 'static> {
+    inner: Arc<T>,
+    orphans: Orphans,
+    host: String,
+    pid: Option<u32>,
+}
+
+impl<T: Transport + 'static> AbandonGuard<T> {
+    fn disarm(mut self) {
+        self.pid = None;
+    }
+}
+
+impl<T: Transport + 'static> Drop for AbandonGuard<T> {
+    fn drop(&mut self) {
+        let Some(pid) = self.pid else {
+            return;
+        };
+        if let Ok(mut list) = self.orphans.lock() {
+            list.push(pid);
+        }
+        // Without a runtime (it is shutting down) `close` still kills what is recorded.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (inner, orphans, host) =
+                (self.inner.clone(), self.orphans.clone(), self.host.clone());
+            runtime.spawn(async move { kill_orphan(&*inner, &orphans, pid, &host).await });
+        }
+    }
+}
+
+impl<T: Transport + 'static> ResidentShell<T> {
     /// Wraps `inner`; `name` is the host's name in messages.
     pub fn new(inner: T, name: impl Into<String>) -> Self {
         ResidentShell {
-            inner,
+            inner: Arc::new(inner),
             name: name.into(),
             slot: Mutex::new(Slot::Empty),
+            orphans: Orphans::default(),
         }
     }
 
@@ -78,7 +155,7 @@ impl<T: Transport> ResidentShell<T> {
 
     /// Starts a shell and checks that it runs a framed command; `Ok(None)` when the host's
     /// shell does not work this way (use channels instead).
-    async fn start_shell(&self) -> Result<Option<Box<dyn Session>>, TransportError> {
+    async fn start_shell(&self) -> Result<Option<Shell>, TransportError> {
         let mut session = match self
             .inner
             .start(StartRequest {
@@ -94,9 +171,18 @@ impl<T: Transport> ResidentShell<T> {
                 return Ok(None);
             }
         };
-        let probe = tokio::time::timeout(START_TIMEOUT, self.run_framed(&mut session, ":", None));
+        // In the command's subshell `$$` is still the resident shell's pid.
+        let probe = tokio::time::timeout(
+            START_TIMEOUT,
+            self.run_framed(&mut session, "echo \"$$\"", None),
+        );
         match probe.await {
-            Ok(Ok(out)) if out.exit_code == 0 && out.stdout.is_empty() => Ok(Some(session)),
+            Ok(Ok(out)) if out.exit_code == 0 && shell_pid(&out.stdout).is_some() => {
+                Ok(Some(Shell {
+                    pid: shell_pid(&out.stdout).filter(|&pid| pid > 1),
+                    session,
+                }))
+            }
             Ok(Err(e)) if e.is_unreachable() => Err(e),
             outcome => {
                 tracing::debug!(
@@ -141,6 +227,12 @@ impl<T: Transport> ResidentShell<T> {
             .finish()
             .ok_or_else(|| self.broken("the resident shell reported a malformed exit status"))
     }
+}
+
+/// The pid the probe printed: one decimal number on one line.
+fn shell_pid(stdout: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(stdout).ok()?;
+    text.strip_suffix('\n')?.parse().ok()
 }
 
 /// The script of a command that is only `/bin/sh -c 'SCRIPT'`, as `Host::sh` writes them: the
@@ -264,7 +356,7 @@ fn append_and_find(buf: &mut Vec<u8>, data: &[u8], token: &[u8]) -> Option<usize
 }
 
 #[async_trait::async_trait]
-impl<T: Transport> Transport for ResidentShell<T> {
+impl<T: Transport + 'static> Transport for ResidentShell<T> {
     async fn exec(&self, request: ExecRequest<'_>) -> Result<ExecOutput, TransportError> {
         let inline_input = request.stdin.is_none_or(|s| s.len() <= MAX_INLINE_STDIN);
         if request.login_shell || !inline_input {
@@ -276,27 +368,34 @@ impl<T: Transport> Transport for ResidentShell<T> {
         };
         // Out of the slot while it runs: if this future is dropped mid-command, the session
         // is dropped (its command abandoned) and the next command starts a fresh shell.
-        let session = match std::mem::replace(&mut *slot, Slot::Empty) {
-            Slot::Ready(session) => Some(session),
+        let shell = match std::mem::replace(&mut *slot, Slot::Empty) {
+            Slot::Ready(shell) => Some(shell),
             Slot::Disabled => None,
             Slot::Empty => self.start_shell().await?,
         };
-        let Some(mut session) = session else {
+        let Some(mut shell) = shell else {
             *slot = Slot::Disabled;
             drop(slot);
             return self.inner.exec(request).await;
         };
         let started = std::time::Instant::now();
+        let guard = AbandonGuard {
+            inner: self.inner.clone(),
+            orphans: self.orphans.clone(),
+            host: self.name.clone(),
+            pid: shell.pid,
+        };
         let result = self
-            .run_framed(&mut session, request.command, request.stdin)
+            .run_framed(&mut shell.session, request.command, request.stdin)
             .await;
+        guard.disarm();
         tracing::debug!(
             "{}: resident shell ran a command in {:?}",
             self.name,
             started.elapsed()
         );
         if result.is_ok() {
-            *slot = Slot::Ready(session);
+            *slot = Slot::Ready(shell);
         }
         result
     }
@@ -307,6 +406,15 @@ impl<T: Transport> Transport for ResidentShell<T> {
 
     async fn close(&self) {
         *self.slot.lock().await = Slot::Disabled;
+        // Abandoned commands are stopped before the connection goes, or they would run on.
+        let orphans: Vec<u32> = self
+            .orphans
+            .lock()
+            .map(|list| list.clone())
+            .unwrap_or_default();
+        for pid in orphans {
+            kill_orphan(&*self.inner, &self.orphans, pid, &self.name).await;
+        }
         self.inner.close().await
     }
 }

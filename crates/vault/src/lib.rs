@@ -84,6 +84,16 @@ pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     String::from_utf8(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Whether the file at `path` starts with the vault header. Diagnostics use this to leave out
+/// source lines, which would show decrypted text (Ansible says "source not shown").
+pub fn file_is_vaulted(path: impl AsRef<Path>) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; HEADER.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| is_vaulted(&head))
+}
+
 /// `data` itself, or its plaintext when it is vaulted.
 pub fn decrypt_if_vaulted(data: Vec<u8>) -> io::Result<Vec<u8>> {
     if !is_vaulted(&data) {

@@ -65,6 +65,9 @@ pub fn secret_from_file(
     vault_id: &str,
     earlier: &Keyring,
 ) -> Result<Secret, PasswordError> {
+    // Ansible names (and runs) the file by its absolute path.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
     if !path.exists() {
         return Err(PasswordError::NotFound(path.to_path_buf()));
     }

@@ -6,6 +6,7 @@
 mod conformance;
 mod support;
 mod tests;
+mod vault;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -16,5 +17,6 @@ fn main() -> std::process::ExitCode {
         })
         .collect();
     trials.extend(conformance::trials());
+    trials.extend(vault::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }

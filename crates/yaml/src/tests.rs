@@ -298,11 +298,7 @@ fn other_tags_are_kept_and_scalars_stay_strings() {
         ("!unsafe yes", s("yes"), "unsafe"),
         ("!unsafe '{{ x }}'", s("{{ x }}"), "unsafe"),
         ("!unsafe 42", s("42"), "unsafe"),
-        (
-            "!vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
-            s("$ANSIBLE_VAULT;1.1;AES256\n6162\n"),
-            "vault",
-        ),
+        ("!other |\n  a\n  b\n", s("a\nb\n"), "other"),
         ("!!binary aGk=", s("aGk="), "tag:yaml.org,2002:binary"),
         (
             "!<tag:example.com,2000:x> 1",
@@ -328,11 +324,8 @@ fn other_tags_are_kept_and_scalars_stay_strings() {
             "tag:yaml.org,2002:set",
         ),
         ("!!omap [a: 1]", json!([{"a": 1}]), "tag:yaml.org,2002:omap"),
-        (
-            "!vault-encrypted {x: 1}",
-            json!({"x": 1}),
-            "vault-encrypted",
-        ),
+        // (`!vault` and `!vault-encrypted` are not kept: see the vault test below.)
+        ("!custom {x: 1}", json!({"x": 1}), "custom"),
     ];
     for (src, want, tag) in cases {
         let node = load_one(src).unwrap_or_else(|e| panic!("{src}: {e}"));

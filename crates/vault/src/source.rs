@@ -65,8 +65,12 @@ pub fn secret_from_file(
     vault_id: &str,
     earlier: &Keyring,
 ) -> Result<Secret, PasswordError> {
-    // Ansible names (and runs) the file by its absolute path.
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // Ansible names (and runs) the file by its absolute path, `~` expanded (`unfrackpath`).
+    let expanded = match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => path.to_path_buf(),
+    };
+    let absolute = std::path::absolute(&expanded).unwrap_or(expanded);
     let path = absolute.as_path();
     if !path.exists() {
         return Err(PasswordError::NotFound(path.to_path_buf()));

@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod prompt;
 mod report;
+mod vault;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ enum Command {
     Adhoc(AdhocArgs),
     /// Show a module's documentation, example and options (like ansible-doc).
     Doc(DocArgs),
+    /// Encrypt, decrypt, view, edit and rekey Ansible Vault files (like ansible-vault).
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
 }
 
 #[derive(Args)]
@@ -122,6 +126,8 @@ struct CommonArgs {
     /// -vvvv their output too.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
     /// Colours: auto (on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long = "color", visible_alias = "colour", value_enum, default_value_t = When::Auto)]
     color: When,
@@ -275,6 +281,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Adhoc(args) => adhoc(args),
         Command::Doc(args) => doc(args),
+        Command::Vault(command) => return ExitCode::from(vault::command(command)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -286,6 +293,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
+    // Vaulted files and values are decrypted as they are loaded, with this keyring.
+    vault::install_keyring(&args.common.vault)?;
     // Everything is compiled before any host is contacted.
     let mut playbooks = Vec::new();
     let mut failed = false;
@@ -414,6 +423,7 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
             return Ok(EXIT_ERROR);
         }
     };
+    vault::install_keyring(&args.common.vault)?;
     let inventory = load_inventory(&args.common)?;
     let options = run_options(&args.common, &inventory)?;
     let printer = Arc::new(output::AdhocPrinter::new(args.common.style()?));
@@ -615,7 +625,7 @@ fn parse_extra_vars(values: &[String]) -> Result<Map<String, Value>> {
     for raw in values {
         let raw = raw.trim();
         let parsed = if let Some(file) = raw.strip_prefix('@') {
-            let text = std::fs::read_to_string(file)
+            let text = tend_vault::read_to_string(file)
                 .with_context(|| format!("reading extra vars file {file}"))?;
             yaml_mapping(&text).with_context(|| format!("extra vars file {file}"))?
         } else if raw.starts_with('{') {
@@ -633,7 +643,14 @@ fn parse_extra_vars(values: &[String]) -> Result<Map<String, Value>> {
 }
 
 fn yaml_mapping(text: &str) -> Result<Map<String, Value>> {
-    let node = tend_yaml::load_one(text).map_err(|e| anyhow::anyhow!("malformed YAML: {e}"))?;
+    let node = tend_yaml::load_one(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} at line {} column {}",
+            e.headline(),
+            e.span.line,
+            e.span.col
+        )
+    })?;
     match node.to_json() {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),

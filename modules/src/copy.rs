@@ -27,7 +27,9 @@
 //! too. `dest` ending in `/` (missing directories are created) or naming an existing directory
 //! receives the file under `src`'s name. `force: no` leaves an existing file alone; `backup`
 //! first copies the old file to `dest.PID.YYYY-MM-DD@HH:MM:SS~`; `mode: preserve` takes `src`'s
-//! mode. A mapping or list given as `content` is written as JSON.
+//! mode. A mapping or list given as `content` is written as JSON. A vault-encrypted `src` (a
+//! whole file, or each file of a directory) is decrypted on the controller with the `--vault-*`
+//! passwords, as Ansible's `decrypt: yes` default does; `decrypt: no` copies it as it is.
 //!
 //! Returns `dest`, `checksum` (SHA-1), `src` when given, `backup_file` after a backup, and
 //! `state`, `mode`, `owner`, `group`, `uid`, `gid`, `size` of the destination (plus `path`
@@ -104,6 +106,10 @@ pub struct CopyParams {
     /// For a directory `src`: copy what symlinks inside it point to, not the links.
     #[serde(default = "yes")]
     pub local_follow: bool,
+    /// Decrypt a vault-encrypted `src` on the controller (with the `--vault-*` passwords)
+    /// before copying it; `no` copies the vaulted file as it is.
+    #[serde(default = "yes")]
+    pub decrypt: bool,
 }
 
 /// `content`: text as given; a mapping or list (a templated variable) becomes JSON, and a
@@ -255,7 +261,10 @@ impl Module for CopyModule {
                 })?;
                 (content, Some(stat.mode))
             }
-            (Some(src), None) => read_local(&ctx.controller.find_file(SearchKind::Files, src)?)?,
+            (Some(src), None) => read_local(
+                &ctx.controller.find_file(SearchKind::Files, src)?,
+                params.decrypt,
+            )?,
         };
         if params.mode == Some(ModeArg::Preserve) && src_mode.is_none() {
             return Err(ModuleError::failed(
@@ -317,13 +326,21 @@ impl Module for CopyModule {
 
 tend_module_api::register_module!(CopyModule);
 
-/// A controller-side file's bytes and permission bits.
-pub(crate) fn read_local(path: &Path) -> Result<(Vec<u8>, Option<u32>), ModuleError> {
+/// A controller-side file's bytes and permission bits; with `decrypt`, a vault-encrypted file's
+/// plaintext (decrypted with the keyring the binary installed, as Ansible's loader does).
+pub(crate) fn read_local(
+    path: &Path,
+    decrypt: bool,
+) -> Result<(Vec<u8>, Option<u32>), ModuleError> {
     use std::os::unix::fs::PermissionsExt;
     let fail =
         |e: std::io::Error| ModuleError::failed(format!("could not read {}: {e}", path.display()));
     let meta = std::fs::metadata(path).map_err(fail)?;
-    let bytes = std::fs::read(path).map_err(fail)?;
+    let bytes = if decrypt {
+        tend_vault::read(path).map_err(fail)?
+    } else {
+        std::fs::read(path).map_err(fail)?
+    };
     Ok((bytes, Some(meta.permissions().mode() & 0o7777)))
 }
 
@@ -1155,5 +1172,75 @@ mod tests {
                 .expect("again")
                 .changed
         );
+    }
+
+    /// Copy and template sources and include_vars files that are vaulted are decrypted with
+    /// the installed keyring; `decrypt: no` copies the vault text. (The only test in this crate
+    /// that installs a keyring.)
+    #[tokio::test]
+    async fn vaulted_controller_files_are_decrypted() {
+        let secret = tend_vault::Secret::new("pw");
+        let mut ring = tend_vault::Keyring::new();
+        ring.add("default", secret.clone());
+        tend_vault::install(ring);
+        let vaulted = |text: &str| tend_vault::encrypt(text.as_bytes(), &secret, None).expect("enc");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["files/tree", "templates", "vars"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        let secret_file = vaulted("s3cret\n");
+        std::fs::write(dir.path().join("files/secret.txt"), &secret_file).expect("write");
+        std::fs::write(dir.path().join("files/tree/inner.txt"), vaulted("inner\n")).expect("write");
+        std::fs::write(dir.path().join("templates/t.j2"), vaulted("templated\n")).expect("write");
+        std::fs::write(dir.path().join("vars/v.yml"), vaulted("answer: 42\n")).expect("write");
+        let controller = FakeController::new(dir.path());
+        let out_dir = dir.path().join("out");
+        std::fs::create_dir(&out_dir).expect("mkdir");
+        let at = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
+
+        let out = run(json!({"src": "secret.txt", "dest": at("a")}), &controller, false)
+            .await
+            .expect("copy");
+        assert!(out.changed);
+        assert_eq!(std::fs::read_to_string(out_dir.join("a")).expect("read"), "s3cret\n");
+        assert_eq!(out.values["checksum"], sha1_hex(b"s3cret\n"));
+        let out = run(
+            json!({"src": "secret.txt", "dest": at("raw"), "decrypt": false}),
+            &controller,
+            false,
+        )
+        .await
+        .expect("copy raw");
+        assert!(out.changed);
+        assert_eq!(std::fs::read_to_string(out_dir.join("raw")).expect("read"), secret_file);
+        run(json!({"src": "tree", "dest": at("t")}), &controller, false)
+            .await
+            .expect("copy tree");
+        assert_eq!(
+            std::fs::read_to_string(out_dir.join("t/tree/inner.txt")).expect("read"),
+            "inner\n"
+        );
+        run_module("template", json!({"src": "t.j2", "dest": at("tpl")}), &controller, false)
+            .await
+            .expect("template");
+        assert_eq!(std::fs::read_to_string(out_dir.join("tpl")).expect("read"), "templated\n");
+        let out = run_module("include_vars", json!({"file": "v.yml"}), &controller, false)
+            .await
+            .expect("include_vars");
+        assert_eq!(out.facts.get("answer"), Some(&json!(42)));
+
+        // A file the keyring cannot open fails the task, naming the file.
+        let other = tend_vault::encrypt(b"x", &tend_vault::Secret::new("other"), None).expect("enc");
+        std::fs::write(dir.path().join("files/other.txt"), other).expect("write");
+        let e = run(json!({"src": "other.txt", "dest": at("o")}), &controller, false)
+            .await
+            .expect_err("wrong password");
+        let message = e.to_string();
+        assert!(message.contains("other.txt"), "{message}");
+        assert!(
+            message.contains("Decryption failed (no vault secrets were found that could decrypt)"),
+            "{message}"
+        );
+        assert!(!out_dir.join("o").exists());
     }
 }

@@ -238,7 +238,7 @@ pub(crate) async fn query(
             Some((parent, name)) => (format!("{dest_dir}{parent}/"), name.to_string()),
             None => (dest_dir.clone(), rel.clone()),
         };
-        let (content, src_mode) = read_local(path)?;
+        let (content, src_mode) = read_local(path, params.decrypt)?;
         let mut file = TreeFile {
             dir: parent,
             name,

@@ -236,10 +236,18 @@ fn matches_here(p: &[u8], t: &[u8], anchored_end: bool) -> bool {
 }
 
 fn load(path: &Path) -> Result<Map<String, Value>, ModuleError> {
-    let text = std::fs::read_to_string(path)
+    let text = tend_vault::read_to_string(path)
         .map_err(|e| ModuleError::failed(format!("cannot read {}: {e}", path.display())))?;
     let node = tend_yaml::load_one(&text)
-        .map_err(|e| ModuleError::failed(format!("{}: malformed YAML: {e}", path.display())))?;
+        .map_err(|e| {
+            ModuleError::failed(format!(
+                "{}: {} at line {} column {}",
+                path.display(),
+                e.headline(),
+                e.span.line,
+                e.span.col
+            ))
+        })?;
     match node.to_json() {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),

@@ -199,7 +199,8 @@ impl Module for TemplateModule {
         let path = ctx
             .controller
             .find_file(SearchKind::Templates, &params.src)?;
-        let (source, mode) = read_local(&path)?;
+        // Ansible's loader decrypts a vaulted template source.
+        let (source, mode) = read_local(&path, true)?;
         let source = String::from_utf8(source).map_err(|_| {
             ModuleError::failed(format!(
                 "Template source files must be utf-8 encoded: {}",

@@ -9,6 +9,7 @@ mod reports;
 mod soak;
 mod support;
 mod tests;
+mod vault;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -22,5 +23,6 @@ fn main() -> std::process::ExitCode {
         })
         .collect();
     trials.extend(conformance::trials());
+    trials.extend(vault::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }

@@ -104,8 +104,9 @@ fn parse_dir(data: &mut InventoryData, dir: &Path) -> Result<(), InventoryError>
     Ok(())
 }
 
+/// A vars file's text, decrypted when it is vaulted (with the keyring the binary installed).
 fn read_text(path: &Path) -> Result<String, InventoryError> {
-    fs::read_to_string(path).map_err(|e| InventoryError::io(path, e))
+    tend_vault::read_to_string(path).map_err(|e| InventoryError::io(path, e))
 }
 
 fn yaml_error(file: &Path, e: tend_yaml::YamlError) -> InventoryError {
@@ -121,8 +122,12 @@ fn parse_file(data: &mut InventoryData, path: &Path) -> Result<(), InventoryErro
     let result = if script_format::is_script(&meta, &bytes) {
         script_format::parse(data, path)
     } else {
-        String::from_utf8(bytes)
-            .map_err(|e| InventoryError::io(path, std::io::Error::new(ErrorKind::InvalidData, e)))
+        // A vaulted inventory file is decrypted as Ansible's inventory plugins do.
+        tend_vault::decrypt_if_vaulted(bytes)
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+            })
+            .map_err(|e| InventoryError::io(path, e))
             .and_then(|text| parse_text(data, &text, path))
     };
     data.current_source = CurrentSource::None;
@@ -267,14 +272,6 @@ fn vars_dir_files(dir: &Path) -> Result<Vec<PathBuf>, InventoryError> {
 
 fn load_vars_file(file: &Path) -> Result<Map<String, Value>, InventoryError> {
     let text = read_text(file)?;
-    if text.starts_with("$ANSIBLE_VAULT") {
-        return Err(InventoryError::parse(
-            file,
-            1,
-            1,
-            "vault-encrypted vars files are not supported",
-        ));
-    }
     let root = tend_yaml::load_one(&text).map_err(|e| yaml_error(file, e))?;
     match root.to_json() {
         // Ansible ignores empty files.

@@ -967,3 +967,62 @@ fn inventory_script_errors() {
     }
     insta::assert_snapshot!(out.join("\n"));
 }
+
+/// Vaulted inventory files, vaulted `group_vars` files and inline `!vault` values in
+/// `host_vars` are decrypted with the installed keyring; without the password the load fails
+/// naming the file. (The only test in this crate that installs a keyring.)
+#[test]
+fn vaulted_inventory_and_vars_files() {
+    let secret = tend_vault::Secret::new("pw");
+    let vaulted = |text: &str| tend_vault::encrypt(text.as_bytes(), &secret, None).expect("enc");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        &root.join("hosts.ini"),
+        &vaulted("[web]\nw1 ansible_port=2222\n"),
+    );
+    write(
+        &root.join("group_vars/web.yml"),
+        &vaulted("db_password: hunter2\n"),
+    );
+    let inline = tend_vault::encrypt(b"api-key", &secret, Some("prod")).expect("enc");
+    let indented: String = inline.lines().map(|l| format!("  {l}\n")).collect();
+    write(
+        &root.join("host_vars/w1.yml"),
+        &format!("api: !vault |\n{indented}"),
+    );
+    let source = root.join("hosts.ini").to_string_lossy().into_owned();
+
+    tend_vault::install(tend_vault::Keyring::new());
+    let err = Inventory::load(&source)
+        .expect_err("no password")
+        .to_string();
+    assert!(err.contains("hosts.ini"), "{err}");
+    assert!(
+        err.contains("Attempting to decrypt but no vault secrets found."),
+        "{err}"
+    );
+
+    let mut ring = tend_vault::Keyring::new();
+    ring.add("prod", secret.clone());
+    tend_vault::install(ring);
+    let inv = Inventory::load(&source).expect("load");
+    let vars = inv.host_vars("w1");
+    assert_eq!(vars.get("ansible_port"), Some(&json!(2222)));
+    assert_eq!(vars.get("db_password"), Some(&json!("hunter2")));
+    assert_eq!(vars.get("api"), Some(&json!("api-key")));
+
+    // The group_vars file alone undecryptable: the error names it.
+    write(
+        &root.join("group_vars/web.yml"),
+        &tend_vault::encrypt(b"x: 1\n", &tend_vault::Secret::new("other"), None).expect("enc"),
+    );
+    let err = Inventory::load(&source)
+        .expect_err("wrong password")
+        .to_string();
+    assert!(err.contains("group_vars/web.yml"), "{err}");
+    assert!(
+        err.contains("Decryption failed (no vault secrets were found that could decrypt)."),
+        "{err}"
+    );
+}

@@ -164,7 +164,7 @@ impl std::error::Error for CompileErrors {}
 
 /// Loads and compiles the playbook at `path`.
 pub fn load_playbook(path: &Path) -> Result<Playbook, CompileErrors> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let source = tend_vault::read_to_string(path).map_err(|e| {
         CompileErrors(vec![Diagnostic::new(
             format!("cannot read playbook: {e}"),
             path,
@@ -182,7 +182,7 @@ pub fn compile_task_file(
     role: Option<Arc<Role>>,
     playbook_dir: &Path,
 ) -> Result<Vec<Step>, CompileErrors> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let source = tend_vault::read_to_string(path).map_err(|e| {
         CompileErrors(vec![Diagnostic::new(
             format!("cannot read task file: {e}"),
             path,
@@ -210,7 +210,7 @@ pub fn compile_task_file(
         Ok(root) if root.is_null() => Vec::new(),
         Ok(root) => c.step_list(&root, false),
         Err(e) => {
-            c.error(e.span, format!("malformed YAML: {}", e.message));
+            c.error(e.span, e.headline());
             Vec::new()
         }
     };
@@ -330,8 +330,13 @@ impl Compiler<'_> {
     }
 
     fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(message, self.file.as_ref().clone(), span.line, span.col)
-            .with_source(self.source)
+        let d = Diagnostic::new(message, self.file.as_ref().clone(), span.line, span.col);
+        // A vaulted file's lines are secrets: no source line, as Ansible shows none.
+        if tend_vault::file_is_vaulted(self.file.as_ref()) {
+            d
+        } else {
+            d.with_source(self.source)
+        }
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
@@ -348,7 +353,7 @@ impl Compiler<'_> {
         let root = match tend_yaml::load_one(self.source) {
             Ok(root) => root,
             Err(e) => {
-                self.error(e.span, format!("malformed YAML: {}", e.message));
+                self.error(e.span, e.headline());
                 return Vec::new();
             }
         };
@@ -429,7 +434,7 @@ impl Compiler<'_> {
             );
             return Vec::new();
         }
-        let source = match std::fs::read_to_string(&path) {
+        let source = match tend_vault::read_to_string(&path) {
             Ok(source) => source,
             Err(e) => {
                 self.error_at(
@@ -1076,7 +1081,7 @@ impl Compiler<'_> {
                 continue;
             }
             let path = self.dir.join(&name);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match tend_vault::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
                     self.error_at(
@@ -1099,13 +1104,13 @@ impl Compiler<'_> {
                     format!("vars file {} must hold a mapping", path.display()),
                 ),
                 Err(e) => {
-                    let d = Diagnostic::new(
-                        format!("malformed YAML: {}", e.message),
-                        &path,
-                        e.span.line,
-                        e.span.col,
-                    )
-                    .with_source(&text);
+                    let d = Diagnostic::new(e.headline(), &path, e.span.line, e.span.col);
+                    // A vaulted file's lines are secrets: no source line, as Ansible shows none.
+                    let d = if tend_vault::file_is_vaulted(&path) {
+                        d
+                    } else {
+                        d.with_source(&text)
+                    };
                     self.errors.push(d);
                 }
             }

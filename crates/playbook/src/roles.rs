@@ -103,7 +103,7 @@ impl<'s> Compiler<'s> {
         role: Option<Arc<Role>>,
         handlers: bool,
     ) -> Vec<Step> {
-        let source = match std::fs::read_to_string(path) {
+        let source = match tend_vault::read_to_string(path) {
             Ok(s) => s,
             Err(e) => {
                 self.error_at(at, format!("cannot read {}: {e}", path.display()));
@@ -116,7 +116,7 @@ impl<'s> Compiler<'s> {
             Ok(root) if root.is_null() => Vec::new(),
             Ok(root) => sub.step_list(&root, handlers),
             Err(e) => {
-                sub.error(e.span, format!("malformed YAML: {}", e.message));
+                sub.error(e.span, e.headline());
                 Vec::new()
             }
         };
@@ -359,7 +359,7 @@ impl<'s> Compiler<'s> {
     /// `meta/main.yml`-style files: `dir/name.yml`, `.yaml` or no extension.
     fn yaml_file(&mut self, dir: &Path, name: &str, at: &Node) -> Option<Node> {
         let path = yaml_path(dir, name)?;
-        let text = match std::fs::read_to_string(&path) {
+        let text = match tend_vault::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
                 self.error_at(at, format!("cannot read {}: {e}", path.display()));
@@ -369,13 +369,13 @@ impl<'s> Compiler<'s> {
         match tend_yaml::load_one(&text) {
             Ok(node) => Some(node),
             Err(e) => {
-                let d = tend_diag::Diagnostic::new(
-                    format!("malformed YAML: {}", e.message),
-                    &path,
-                    e.span.line,
-                    e.span.col,
-                )
-                .with_source(&text);
+                let d = tend_diag::Diagnostic::new(e.headline(), &path, e.span.line, e.span.col);
+                // A vaulted file's lines are secrets: no source line, as Ansible shows none.
+                let d = if tend_vault::file_is_vaulted(&path) {
+                    d
+                } else {
+                    d.with_source(&text)
+                };
                 self.errors.push(d);
                 None
             }

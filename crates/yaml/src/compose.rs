@@ -58,10 +58,13 @@ pub(crate) fn compose(src: &str, documents: Documents) -> Result<Composed, YamlE
                 };
                 let resolved = resolve::resolve_scalar(&value, style == ScalarStyle::Plain, &tag)
                     .map_err(|e| YamlError::new(e.to_string(), span))?;
-                let node = Node {
-                    kind: resolved.kind,
-                    span,
-                    tag: resolved.tag,
+                let node = match resolved.tag.as_deref() {
+                    Some(tag @ (VAULT_TAG | VAULT_TAG_OLD)) => vault_scalar(tag, &value, span)?,
+                    _ => Node {
+                        kind: resolved.kind,
+                        span,
+                        tag: resolved.tag,
+                    },
                 };
                 composer.register(anchor, &node);
                 composer.push(node, resolved.special)?;
@@ -85,6 +88,22 @@ pub(crate) fn compose(src: &str, documents: Documents) -> Result<Composed, YamlE
         documents: composer.documents,
         warnings: composer.warnings,
     })
+}
+
+/// Ansible's tag for an inline vaulted string, and the deprecated spelling it still accepts.
+const VAULT_TAG: &str = "vault";
+const VAULT_TAG_OLD: &str = "vault-encrypted";
+
+/// A `!vault` scalar, decrypted now with the installed keyring (Ansible decrypts on first use;
+/// see the crate docs). The result is a plain string: nothing downstream sees the ciphertext.
+fn vault_scalar(tag: &str, ciphertext: &str, span: Span) -> Result<Node, YamlError> {
+    match tend_vault::decrypt_inline(ciphertext) {
+        Ok(plaintext) => Ok(Node::new(NodeKind::Str(plaintext), span)),
+        Err(e) => Err(YamlError::vault(
+            format!("cannot decrypt this '!{tag}' value: {e}"),
+            span,
+        )),
+    }
 }
 
 /// Maps saphyr's character-based markers to our byte offsets and 1-based columns.
@@ -349,6 +368,12 @@ impl<'a> Composer<'a> {
         self.check_anchor(anchor, start)?;
         let tag = collection_tag(TagKind::from_parser(tag), collection)
             .map_err(|message| YamlError::new(message, span))?;
+        if let Some(tag @ (VAULT_TAG | VAULT_TAG_OLD)) = tag.as_deref() {
+            return Err(YamlError::new(
+                format!("the '!{tag}' tag requires a string value"),
+                span,
+            ));
+        }
         let body = match collection {
             Collection::Seq => Body::Seq(Vec::new()),
             Collection::Map => Body::Map {

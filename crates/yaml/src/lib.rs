@@ -11,6 +11,7 @@
 //! - quoted and block scalars are strings; `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`,
 //!   `!!map`, `!!seq` are honoured; the non-specific `!` tag resolves implicitly even when quoted;
 //! - anchors, aliases, merge keys (`<<`) and duplicate keys follow Python dict semantics;
+//! - `!vault` (and the deprecated `!vault-encrypted`) scalars are Ansible Vault ciphertexts;
 //! - PyYAML's load errors are load errors here too: a duplicate anchor, an unhashable (mapping
 //!   or sequence) key, a plain `<<` or `=` outside a mapping key, `0x_`, `!!bool y`.
 //!
@@ -20,6 +21,10 @@
 //! - `!!binary`, `!!set`, `!!omap`, `!!pairs` and unknown tags are not constructed: the node keeps
 //!   its text or collection and [`Node::tag`] records the tag for the caller to judge;
 //! - a recursive alias (`&a [*a]`) is an error, since a tree cannot hold a cycle;
+//! - a `!vault` scalar is decrypted while loading, with the keyring the binary installed
+//!   (`tend_vault::install`), and becomes a plain string; a value that cannot be decrypted is a
+//!   load error at its position. Ansible decrypts on first use, so there a vaulted value that is
+//!   never used needs no password;
 //! - aliases are copied, so an expansion beyond [`MAX_ALIAS_NODES`] nodes is refused;
 //! - nesting deeper than [`MAX_DEPTH`] is refused (PyYAML hits Python's recursion limit sooner);
 //! - the syntax is parsed by saphyr's YAML 1.2 parser, which accepts a few things PyYAML
@@ -68,7 +73,8 @@ impl fmt::Display for Span {
 pub struct Node {
     pub kind: NodeKind,
     pub span: Span,
-    /// An explicit non-core tag such as `!unsafe` or `!vault`, without the leading `!`.
+    /// An explicit non-core tag such as `!unsafe`, without the leading `!` (`!vault` scalars are
+    /// decrypted while loading and keep no tag).
     /// Global tags keep their full URI (`tag:yaml.org,2002:binary` for `!!binary`).
     pub tag: Option<String>,
 }
@@ -189,6 +195,8 @@ impl Node {
 pub struct YamlError {
     pub message: String,
     pub span: Span,
+    /// A `!vault` value that could not be decrypted, rather than bad YAML.
+    vault: bool,
 }
 
 impl YamlError {
@@ -196,6 +204,28 @@ impl YamlError {
         YamlError {
             message: message.into(),
             span,
+            vault: false,
+        }
+    }
+
+    pub(crate) fn vault(message: impl Into<String>, span: Span) -> YamlError {
+        YamlError {
+            vault: true,
+            ..YamlError::new(message, span)
+        }
+    }
+
+    /// Whether a `!vault` value could not be decrypted (the YAML itself was fine).
+    pub fn is_vault(&self) -> bool {
+        self.vault
+    }
+
+    /// The message for a diagnostic: `malformed YAML: ...`, or the vault error as it is.
+    pub fn headline(&self) -> String {
+        if self.vault {
+            self.message.clone()
+        } else {
+            format!("malformed YAML: {}", self.message)
         }
     }
 }

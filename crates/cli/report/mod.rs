@@ -391,3 +391,204 @@ mod tests {
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
     }
 }
+
+#[cfg(test)]
+mod snapshots {
+    //! Each format rendered from one fixed run: a check run with a changed file (diff), a loop,
+    //! a skipped task, a failed command, an ignored failure, an unreachable host and a
+    //! `no_log` result.
+
+    use std::time::{Duration, SystemTime};
+
+    use serde_json::{json, Map, Value};
+    use tend_executor::{HostResult, HostStats, RunSummary, Status};
+    use tend_module_api::Diff;
+
+    use super::*;
+
+    fn at(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_437_600_000 + ms)
+    }
+
+    fn result(host: &str, status: Status, value: Value) -> HostResult {
+        let Value::Object(map) = value else {
+            return result(host, status, json!({}));
+        };
+        HostResult {
+            host: host.into(),
+            delegated_to: None,
+            status,
+            item: None,
+            ignored: false,
+            result: map,
+            diffs: Vec::new(),
+            verbose_always: false,
+            duration: Duration::from_millis(12),
+            loop_summary: false,
+        }
+    }
+
+    fn task(name: &str, line: u32, ms: u64, results: Vec<HostResult>) -> TaskRecord {
+        TaskRecord {
+            name: name.into(),
+            path: Some(format!("site.yml:{line}")),
+            handler: false,
+            started: at(ms),
+            ended: at(ms + 20),
+            results,
+            item_diffs: Vec::new(),
+        }
+    }
+
+    fn fixture() -> (RunRecord, RunSummary) {
+        let mut config = result(
+            "web1",
+            Status::Changed,
+            json!({"changed": true, "dest": "/etc/app.conf"}),
+        );
+        config.diffs = vec![Diff::content("/etc/app.conf", "port=80\n", "port=8080\n")];
+        let mut looped = result(
+            "web1",
+            Status::Changed,
+            json!({"changed": true, "msg": "All items completed", "results": [{"item": "a", "changed": true}]}),
+        );
+        looped.loop_summary = true;
+        looped.diffs = vec![Diff::attributes(
+            &[("path", "/srv/a".into()), ("state", "absent".into())],
+            &[("path", "/srv/a".into()), ("state", "directory".into())],
+        )];
+        let mut ignored = result(
+            "web1",
+            Status::Failed,
+            json!({"changed": false, "msg": "not there", "rc": 1}),
+        );
+        ignored.ignored = true;
+        let record = RunRecord {
+            started: at(0),
+            duration: Duration::from_millis(900),
+            check: true,
+            diff: true,
+            plays: vec![PlayRecord {
+                name: "web <servers> & \"friends\"".into(),
+                hosts: vec!["web1".into(), "web2".into(), "db1".into()],
+                started: at(1),
+                ended: at(800),
+                tasks: vec![
+                    task(
+                        "write config",
+                        6,
+                        10,
+                        vec![
+                            config,
+                            result(
+                                "web2",
+                                Status::Ok,
+                                json!({"changed": false, "dest": "/etc/app.conf"}),
+                            ),
+                            result(
+                                "db1",
+                                Status::Unreachable,
+                                json!({"changed": false, "msg": "Failed to connect to the host via ssh: timed out", "unreachable": true}),
+                            ),
+                        ],
+                    ),
+                    task("dirs", 10, 40, vec![looped]),
+                    task(
+                        "secret",
+                        13,
+                        70,
+                        vec![result(
+                            "web1",
+                            Status::Changed,
+                            json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": true}),
+                        )],
+                    ),
+                    task(
+                        "only on db",
+                        16,
+                        100,
+                        vec![result(
+                            "web1",
+                            Status::Skipped,
+                            json!({"changed": false, "skip_reason": "Conditional result was False"}),
+                        )],
+                    ),
+                    task(
+                        "probe",
+                        19,
+                        130,
+                        vec![
+                            ignored,
+                            result(
+                                "web2",
+                                Status::Failed,
+                                json!({"changed": true, "cmd": ["/usr/bin/check", "--all"], "rc": 3, "msg": "non-zero return code", "stderr": "check: <disk> full & failing", "stdout": ""}),
+                            ),
+                        ],
+                    ),
+                ],
+            }],
+        };
+        let summary = RunSummary {
+            hosts: vec![
+                (
+                    "web1".into(),
+                    HostStats {
+                        ok: 5,
+                        changed: 3,
+                        skipped: 1,
+                        ignored: 1,
+                        ..HostStats::default()
+                    },
+                ),
+                (
+                    "web2".into(),
+                    HostStats {
+                        ok: 1,
+                        failed: 1,
+                        ..HostStats::default()
+                    },
+                ),
+                (
+                    "db1".into(),
+                    HostStats {
+                        unreachable: 1,
+                        ..HostStats::default()
+                    },
+                ),
+            ],
+        };
+        (record, summary)
+    }
+
+    #[test]
+    fn json_report() {
+        let (record, summary) = fixture();
+        let text = json::render(&record, &summary, 14);
+        let parsed: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["tend"]["exit_code"], 14);
+        insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "VERSION"));
+    }
+
+    #[test]
+    fn junit_report() {
+        let (record, _) = fixture();
+        insta::assert_snapshot!(junit::render(&record, false));
+    }
+
+    #[test]
+    fn junit_report_failing_changes() {
+        let (record, _) = fixture();
+        let text = junit::render(&record, true);
+        assert!(
+            text.contains(r#"tests="8" failures="4" errors="1" skipped="1""#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn markdown_report() {
+        let (record, summary) = fixture();
+        insta::assert_snapshot!(markdown::render(&record, &summary));
+    }
+}

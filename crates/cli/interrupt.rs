@@ -1,7 +1,7 @@
 //! Ctrl-C during a run, as ansible-playbook handles it: the first SIGINT stops the run (no
 //! task starts after it, commands in flight are stopped on the hosts, connections closed)
 //! and tend exits 99 with "User interrupted execution" and no recap; a second SIGINT
-//! exits at once.
+//! exits at once. SIGTERM is handled the same way.
 
 use tend_executor::Interrupt;
 
@@ -13,15 +13,34 @@ const MESSAGE: &str = "[ERROR]: User interrupted execution";
 /// Turns SIGINT into `interrupt` while the returned guard lives.
 pub fn watch(runtime: &tokio::runtime::Runtime, interrupt: Interrupt) -> Watch {
     Watch(runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
+        // SIGTERM (a CI job cancelled, a service manager stopping tend) winds the run down
+        // the same way, so the hosts are left as cleanly as after Ctrl-C.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => if result.is_err() { return },
+            _ = terminated => {}
         }
         interrupt.trigger();
-        // A second Ctrl-C: the user does not want to wait for the hosts to wind down.
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("{MESSAGE}");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        // A second signal: the user does not want to wait for the hosts to wind down.
+        let again = async {
+            match terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => if result.is_err() { return },
+            _ = again => {}
         }
+        eprintln!("{MESSAGE}");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
     }))
 }
 

@@ -28,6 +28,7 @@ pub fn all() -> Vec<Case> {
         fault_disk_full_during_copy,
         fault_hanging_command_times_out,
         fault_ctrl_c_during_a_run,
+        fault_sigterm_winds_down_like_ctrl_c,
         fault_ctrl_c_during_a_copy,
         fault_failed_writes_leave_no_temp_files,
     ]
@@ -452,6 +453,7 @@ const INTERRUPTED_SITE: &str = r#"
 fn interrupt_when(
     lab: &Lab,
     p: &Project,
+    signal: &str,
     mut ready: impl FnMut() -> Result<bool>,
 ) -> Result<(Output, Duration)> {
     let mut child = p.run(lab).spawn()?;
@@ -460,14 +462,14 @@ fn interrupt_when(
         let seen = wait_until(Duration::from_secs(30), &mut ready)?;
         ensure(seen, || "the moment to interrupt never came".into())?;
         let sent = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
+            .args([signal, &pid.to_string()])
             .status()?;
-        ensure(sent.success(), || "kill -INT failed".into())?;
+        ensure(sent.success(), || format!("kill {signal} failed"))?;
         let signalled = Instant::now();
         let exited = wait_until(Duration::from_secs(10), || Ok(child.try_wait()?.is_some()))?;
         let took = signalled.elapsed();
         if !exited {
-            bail!("tend still runs {took:?} after SIGINT");
+            bail!("tend still runs {took:?} after kill {signal}");
         }
         Ok(took)
     };
@@ -507,7 +509,7 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
     let lab = lab(2)?;
     let p = Project::new()?;
     p.file("site.yml", INTERRUPTED_SITE)?;
-    let (out, took) = interrupt_when(&lab, &p, || {
+    let (out, took) = interrupt_when(&lab, &p, "-INT", || {
         Ok(runs(&lab, 0, "sleep 30")? && runs(&lab, 1, "sleep 30")?)
     })?;
     expect_interrupted(&lab, &out, took)?;
@@ -536,6 +538,22 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
     Ok(())
 }
 
+/// A cancelled CI job gets SIGTERM: tend stops as it does for Ctrl-C.
+fn fault_sigterm_winds_down_like_ctrl_c() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    p.file("site.yml", INTERRUPTED_SITE)?;
+    let (out, took) = interrupt_when(&lab, &p, "-TERM", || runs(&lab, 0, "sleep 30"))?;
+    expect_interrupted(&lab, &out, took)?;
+    let gone = wait_until(Duration::from_secs(5), || Ok(!runs(&lab, 0, "sleep 30")?))?;
+    ensure(gone, || "`sleep 30` still runs after SIGTERM".into())?;
+    ensure(read(&lab, 0, "/srv/c/two")?.is_none(), || {
+        "a task after SIGTERM ran".into()
+    })?;
+    expect_no_leftovers(&lab, 0, &["/srv/c", "/tmp", "/root"])?;
+    Ok(())
+}
+
 fn fault_ctrl_c_during_a_copy() -> TestResult {
     let lab = lab(2)?;
     let p = Project::new()?;
@@ -551,7 +569,7 @@ fn fault_ctrl_c_during_a_copy() -> TestResult {
         ensure(made.status.success(), || format!("setup: {made:?}"))?;
     }
     // Interrupted while the data is on its way to h1.
-    let (out, took) = interrupt_when(&lab, &p, || {
+    let (out, took) = interrupt_when(&lab, &p, "-INT", || {
         Ok(lab
             .list_dir(0, "/srv/y")?
             .unwrap_or_default()

@@ -206,6 +206,9 @@ pub fn compile_task_file(
         exposed_roles: Vec::new(),
         playbook_stack: Vec::new(),
         module_defaults: Map::new(),
+        nesting: 0,
+        // The file itself is open: including itself again is deferred to run time.
+        task_files: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())],
     };
     let steps = match tend_yaml::load_one(&source) {
         Ok(root) if root.is_null() => Vec::new(),
@@ -239,6 +242,8 @@ pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileEr
         exposed_roles: Vec::new(),
         playbook_stack: vec![path.to_path_buf()],
         module_defaults: Map::new(),
+        nesting: 0,
+        task_files: Vec::new(),
     };
     let plays = c.playbook();
     if c.errors.is_empty() {
@@ -277,7 +282,17 @@ struct Compiler<'s> {
     playbook_stack: Vec<PathBuf>,
     /// `module_defaults` in force (the innermost level's per module), by module name.
     module_defaults: Map<String, Value>,
+    /// Blocks and task files open around the current step, counted against [`MAX_NESTING`].
+    nesting: usize,
+    /// Task files being compiled (`import_tasks`, `include_tasks`), outermost first, for
+    /// cycle detection.
+    task_files: Vec<PathBuf>,
 }
+
+/// How deep blocks and task files may nest. Ansible itself fails somewhere between 120 and
+/// 300 levels (Python's recursion limit); a limit keeps the compiler's and the executor's
+/// recursion well inside a thread's stack.
+pub const MAX_NESTING: usize = 128;
 
 /// A module name without the `ansible.legacy.` prefix Ansible also accepts for local modules.
 fn library_name(name: &str) -> &str {
@@ -458,6 +473,8 @@ impl Compiler<'_> {
             exposed_roles: Vec::new(),
             playbook_stack: stack,
             module_defaults: Map::new(),
+            nesting: 0,
+            task_files: Vec::new(),
         };
         let mut plays = sub.playbook();
         self.errors.extend(sub.errors);
@@ -1268,6 +1285,20 @@ impl Compiler<'_> {
 
     /// A `block` with its `rescue` and `always`; block keywords are pushed into its tasks.
     fn block(&mut self, node: &Node, handler: bool) -> Option<Block> {
+        if self.nesting >= MAX_NESTING {
+            self.error_at(
+                node,
+                format!("blocks and task files are nested deeper than {MAX_NESTING} levels"),
+            );
+            return None;
+        }
+        self.nesting += 1;
+        let block = self.block_body(node, handler);
+        self.nesting -= 1;
+        block
+    }
+
+    fn block_body(&mut self, node: &Node, handler: bool) -> Option<Block> {
         let entries = node.as_map().unwrap_or_default();
         let mut block = Block {
             name: None,

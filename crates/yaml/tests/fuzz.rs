@@ -379,7 +379,9 @@ fn nested(depth: usize, shape: u8) -> String {
 fn corpus_replays_cleanly() {
     for (name, bytes) in harness::corpus("yaml") {
         let src = String::from_utf8_lossy(&bytes).into_owned();
-        if let Err(message) = check(&src, &name) {}
+        if let Err(message) = check(&src, &name) {
+            panic!("corpus seed {name}: {message}");
+        }
     }
 }
 

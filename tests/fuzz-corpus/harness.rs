@@ -52,6 +52,15 @@ pub fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
 /// Runs `f` on its own thread with a 2 MiB stack and returns its result; panics (failing the
 /// test, with `what` in the message) if `f` panicked or did not finish within [`LIMIT`].
 pub fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    // A stack overflow aborts the process before proptest can report the input; with
+    // TEND_FUZZ_LAST=<dir> every case is written there first, one file per test.
+    if let Some(dir) = std::env::var_os("TEND_FUZZ_LAST") {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("main")
+            .replace("::", "-");
+        let _ = std::fs::write(Path::new(&dir).join(test), what);
+    }
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("fuzz-case".into())

@@ -123,7 +123,7 @@ fn parse_file(data: &mut InventoryData, path: &Path) -> Result<(), InventoryErro
     } else {
         String::from_utf8(bytes)
             .map_err(|e| InventoryError::io(path, std::io::Error::new(ErrorKind::InvalidData, e)))
-            .and_then(|text| parse_text(data, &text, path))
+            .and_then(|text| parse_text(data, &text, path).map_err(|e| e.with_source(&text)))
     };
     data.current_source = CurrentSource::None;
     result
@@ -275,7 +275,7 @@ fn load_vars_file(file: &Path) -> Result<Map<String, Value>, InventoryError> {
             "vault-encrypted vars files are not supported",
         ));
     }
-    let root = tend_yaml::load_one(&text).map_err(|e| yaml_error(file, e))?;
+    let root = tend_yaml::load_one(&text).map_err(|e| yaml_error(file, e).with_source(&text))?;
     match root.to_json() {
         // Ansible ignores empty files.
         Value::Null => Ok(Map::new()),
@@ -287,7 +287,8 @@ fn load_vars_file(file: &Path) -> Result<Map<String, Value>, InventoryError> {
                 "a vars file must hold a mapping of variable names, found {}",
                 root.type_name()
             ),
-        )),
+        )
+        .with_source(&text)),
     }
 }
 

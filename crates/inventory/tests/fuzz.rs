@@ -82,7 +82,11 @@ fn check(src: &str, format: Format, patterns: &[&str], what: &str) -> Result<(),
 
 fn positioned(src: &str, format: Format, e: &InventoryError) -> Result<(), String> {
     let InventoryError::Parse {
-        line, col, message, ..
+        line,
+        col,
+        message,
+        source_line,
+        ..
     } = e
     else {
         return Err(format!(
@@ -102,6 +106,10 @@ fn positioned(src: &str, format: Format, e: &InventoryError) -> Result<(), Strin
         return Err(format!(
             "position {line}:{col} outside the {lines} lines: {e}"
         ));
+    }
+    let lone_cr = src.replace("\r\n", "\n").contains('\r');
+    if line <= src.lines().count() && !lone_cr && source_line.is_none() {
+        return Err(format!("no source line under the position: {e}"));
     }
     if format == Format::Ini {
         let width = src.lines().nth(line - 1).map_or(0, |l| l.chars().count());
@@ -398,5 +406,28 @@ fn corpus_replays_cleanly() {
         if let Err(message) = check(&src, format, &patterns, name) {
             panic!("corpus seed {name}: {message}");
         }
+    }
+}
+
+/// Found by the YAML property: `all` under another group recursed for ever while the groups'
+/// depths were computed.
+#[test]
+fn all_as_a_child_is_a_loop_not_an_overflow() {
+    let yaml = harness::bounded("all under db (YAML)", || {
+        Inventory::from_yaml_str("db:\n  children:\n    all:\n", Path::new("/inv/hosts.yml"))
+            .err()
+            .map(|e| e.to_string())
+    });
+    let ini = harness::bounded("all under db (INI)", || {
+        Inventory::from_ini_str("[db:children]\nall\n", Path::new("/inv/hosts"))
+            .err()
+            .map(|e| e.to_string())
+    });
+    for message in [yaml, ini] {
+        let message = message.unwrap_or_default();
+        assert!(
+            message.contains("adding group `db` as a child of `all` creates a dependency loop"),
+            "{message}"
+        );
     }
 }

@@ -1211,7 +1211,7 @@ impl Compiler<'_> {
     /// escapes, no folding) and the caret can point at the offending token, not the value.
     fn syntax_error_span(&self, node: &Node, text: &str, e: &TemplateError) -> Option<Span> {
         let TemplateError::Syntax {
-            line: Some(1),
+            line: Some(line),
             col: Some(col),
             ..
         } = e
@@ -1221,6 +1221,9 @@ impl Compiler<'_> {
         let NodeKind::Str(value) = &node.kind else {
             return None;
         };
+        if *line != 1 {
+            return self.block_scalar_error_span(node, value, text, *line, *col);
+        }
         let before_text = value.strip_suffix(text)?;
         let written = self.source.get(node.span.offset..)?;
         let quoted = written.starts_with(['"', '\'']);
@@ -1238,6 +1241,44 @@ impl Compiler<'_> {
             line: node.span.line,
             col: node.span.col + u32::try_from(shift).ok()?,
             offset: node.span.offset + usize::from(quoted) + before_text.len() + bytes,
+        })
+    }
+
+    /// Where line `line`, column `col` of a template is in the source when the template is
+    /// a literal block scalar (`|`): each of its lines is one source line below the header,
+    /// behind the block's indentation.
+    fn block_scalar_error_span(
+        &self,
+        node: &Node,
+        value: &str,
+        text: &str,
+        line: u32,
+        col: u32,
+    ) -> Option<Span> {
+        if value != text || !self.source.get(node.span.offset..)?.starts_with('|') {
+            return None;
+        }
+        let wanted = value.split('\n').nth(line as usize - 1)?;
+        let source_line = node.span.line + line;
+        let written = self.source.lines().nth(source_line as usize - 1)?;
+        let indent = written.strip_suffix(wanted)?;
+        if !indent.chars().all(|c| c == ' ') {
+            return None;
+        }
+        let line_start = self
+            .source
+            .split_inclusive('\n')
+            .take(source_line as usize - 1)
+            .map(str::len)
+            .sum::<usize>();
+        let in_line = wanted
+            .char_indices()
+            .nth(col as usize - 1)
+            .map_or(wanted.len(), |(i, _)| i);
+        Some(Span {
+            line: source_line,
+            col: u32::try_from(indent.len()).ok()? + col,
+            offset: line_start + indent.len() + in_line,
         })
     }
 

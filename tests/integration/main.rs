@@ -4,6 +4,7 @@
 //! its own lab, so tests can change host state freely and run in parallel.
 
 mod conformance;
+mod hostile;
 mod support;
 mod tests;
 
@@ -15,6 +16,9 @@ fn main() -> std::process::ExitCode {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })
         .collect();
+    trials.extend(hostile::all().into_iter().map(|(name, f)| {
+        libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
+    }));
     trials.extend(conformance::trials());
     libtest_mimic::run(&args, trials).exit_code()
 }

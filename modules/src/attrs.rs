@@ -85,16 +85,36 @@ pub(crate) fn assign(var: &str, path: &str) -> String {
     }
 }
 
+/// Prints `key:WORD` (a shell word such as `"$p"`) as one report line. A value holding a
+/// newline (a file name may) would split the line, so such a value is printed hex-encoded as
+/// `key.hex:…` instead, which [`Report::parse`] decodes back into `key`. Only builtins run
+/// unless the value really holds a newline.
+pub(crate) fn show(key: &str, word: &str) -> String {
+    format!(
+        "__v={word}; case \"$__v\" in *'\n'*) printf '{key}.hex:'; \
+         printf '%s' \"$__v\" | od -An -v -tx1 | tr -d ' \\n'; echo ;; \
+         *) printf '{key}:%s\\n' \"$__v\" ;; esac; "
+    )
+}
+
 /// Prints `TAG.stat:` (lstat) for the path in `$var`, and for a symlink `TAG.real:` and
 /// `TAG.tstat:` (its resolved target); `TAG.absent` when nothing is there.
 pub(crate) fn probe(tag: &str, var: &str) -> String {
     format!(
         "if [ -e \"${var}\" ] || [ -L \"${var}\" ]; then \
          stat -c '{tag}.stat:{STAT_FORMAT}' -- \"${var}\" || exit 1; \
-         if [ -L \"${var}\" ]; then printf '{tag}.link:%s\\n' \"$(readlink -- \"${var}\")\"; \
-         printf '{tag}.real:%s\\n' \"$(readlink -f -- \"${var}\")\"; \
+         if [ -L \"${var}\" ]; then {link} \
+         {real} \
          stat -L -c '{tag}.tstat:{STAT_FORMAT}' -- \"${var}\" 2>/dev/null || true; fi; \
-         else echo {tag}.absent; fi; "
+         else echo {tag}.absent; fi; ",
+        link = show(
+            &format!("{tag}.link"),
+            &format!("\"$(readlink -- \"${var}\")\"")
+        ),
+        real = show(
+            &format!("{tag}.real"),
+            &format!("\"$(readlink -f -- \"${var}\")\"")
+        ),
     )
 }
 
@@ -173,6 +193,11 @@ impl Report {
         let lines = String::from_utf8_lossy(head)
             .lines()
             .map(|line| match line.split_once(':') {
+                // A value [`show`] had to encode because it holds a newline.
+                Some((k, v)) if k.ends_with(".hex") => match decode_hex(v) {
+                    Some(text) => (k.trim_end_matches(".hex").to_string(), Some(text)),
+                    None => (k.to_string(), Some(v.to_string())),
+                },
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
                 None => (line.to_string(), None),
             })
@@ -249,6 +274,15 @@ impl Report {
             .and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
             .unwrap_or(tend_module_api::mode::DEFAULT_UMASK)
     }
+}
+
+/// `od -tx1` output (spaces and newlines already removed) back to text.
+fn decode_hex(hex: &str) -> Option<String> {
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn find_line(haystack: &[u8], line: &[u8]) -> Option<usize> {
@@ -642,6 +676,28 @@ pub(crate) fn path_info(entry: &Entry) -> Map<String, Value> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn shown_values_survive_newlines() {
+        for value in [
+            "plain",
+            "with space",
+            "new\nline",
+            "\nlead",
+            "trail\n",
+            "é\n日本",
+            "",
+        ] {
+            let script = format!("{}{}", assign("p", value), show("path", "\"$p\""));
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap_or_else(|e| panic!("sh: {e}"));
+            let report = Report::parse(&out.stdout);
+            assert_eq!(report.get("path"), Some(value), "{script}");
+        }
+    }
 
     /// A stat entry for plan tests.
     pub fn entry(kind: FileKind, mode: u32) -> Entry {

@@ -337,9 +337,9 @@ pub(crate) async fn query_edit(
     let mut script = attrs::assign("p", path);
     script.push_str(
         "if [ -d \"$p\" ]; then echo isdir; fi; \
-         r=$(readlink -f -- \"$p\" 2>/dev/null) || r=; [ -n \"$r\" ] || r=$p; \
-         printf 'real:%s\\n' \"$r\"; ",
+         r=$(readlink -f -- \"$p\" 2>/dev/null) || r=; [ -n \"$r\" ] || r=$p; ",
     );
+    script.push_str(&attrs::show("real", "\"$r\""));
     script.push_str(&attrs::probe("f", "r"));
     script.push_str("if [ -d \"$(dirname -- \"$r\")\" ]; then echo parent.ok; fi; ");
     script.push_str(attrs::umask());

@@ -636,6 +636,16 @@ struct Expand {
 /// They are not exported, so the command never sees them.
 const EXPAND_HELPERS: &str = "__tend_dollar='$'; __tend_lb='{'; __tend_rb='}'\n";
 
+/// Variables `sh` sets for itself (and tend's own helpers) without exporting them: Python's
+/// `os.environ` has none of them, so `$IFS` stays literal as in Ansible instead of turning
+/// into a blank, tab and newline.
+fn shell_internal(name: &str) -> bool {
+    matches!(
+        name,
+        "IFS" | "PPID" | "OPTIND" | "OPTARG" | "PS1" | "PS2" | "PS4" | "LINENO" | "RANDOM"
+    ) || name.starts_with("__tend_")
+}
+
 /// One `sh` word that evaluates to `word` with the chosen expansions and nothing else.
 fn sh_word(word: &str, how: Expand) -> String {
     let mut out = String::new();
@@ -661,7 +671,7 @@ fn sh_word(word: &str, how: Expand) -> String {
     while let Some(c) = rest.chars().next() {
         if how.vars && c == '$' {
             if let Some((name, len, braced)) = python_var(rest) {
-                if is_sh_name(name) {
+                if is_sh_name(name) && !shell_internal(name) {
                     flush(&mut out, &mut literal);
                     out.push_str(&if braced {
                         format!(
@@ -1196,6 +1206,12 @@ mod tests {
             run(json!({"_raw_params": "printf %s|%s $HOME ~", "expand_argument_vars": false}))
                 .await;
         assert_eq!(out.values["stdout"], "$HOME|~");
+    }
+
+    #[tokio::test]
+    async fn shell_only_variables_are_not_the_environment() {
+        let out = run(json!({"argv": ["printf", "%s|", "${IFS}x", "$PPID", "$__tend_dollar"]})).await;
+        assert_eq!(out.values["stdout"], "${IFS}x|$PPID|$__tend_dollar|");
     }
 
     #[tokio::test]

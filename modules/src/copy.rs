@@ -437,7 +437,7 @@ pub(crate) async fn query_content(
     if spec.follow {
         script.push_str("if [ -e \"$p\" ] && [ -L \"$p\" ]; then p=$(readlink -f -- \"$p\"); fi; ");
     }
-    script.push_str("printf 'path:%s\\n' \"$p\"; ");
+    script.push_str(&attrs::show("path", "\"$p\""));
     script.push_str(&attrs::probe("p", "p"));
     script.push_str("if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent.ok; fi; ");
     script.push_str(attrs::umask());

@@ -66,6 +66,24 @@ pub(crate) fn walk(
     Ok(out)
 }
 
+/// A name or link target as text. Module arguments are text, so a name that is not UTF-8
+/// could only arrive mangled; the task fails instead (Ansible fails on it too).
+fn utf8(text: &Path, path: &Path) -> Result<String, ModuleError> {
+    text.to_str().map(str::to_string).ok_or_else(|| {
+        ModuleError::failed(format!(
+            "{} is not valid UTF-8; tend cannot copy it by name",
+            path.display()
+        ))
+    })
+}
+
+fn utf8_name(path: &Path) -> Result<String, ModuleError> {
+    match path.file_name() {
+        Some(name) => utf8(Path::new(name), path),
+        None => Ok(String::new()),
+    }
+}
+
 fn join_rel(base: &str, name: &str) -> String {
     if base.is_empty() {
         name.to_string()
@@ -94,10 +112,7 @@ fn recurse(
     let (subdirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
         entries.into_iter().partition(|p| p.is_dir());
     for path in files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = utf8_name(&path)?;
         let dest = join_rel(rel, &name);
         let is_link = std::fs::symlink_metadata(&path)
             .map_err(|e| fail(&path, e))?
@@ -111,16 +126,12 @@ fn recurse(
             Ok(real) if local_follow && real.is_file() => out.files.push((real, dest)),
             _ => {
                 let target = std::fs::read_link(&path).map_err(|e| fail(&path, e))?;
-                out.links
-                    .push((target.to_string_lossy().into_owned(), dest));
+                out.links.push((utf8(&target, &path)?, dest));
             }
         }
     }
     for path in subdirs {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = utf8_name(&path)?;
         let dest = join_rel(rel, &name);
         let is_link = std::fs::symlink_metadata(&path)
             .map_err(|e| fail(&path, e))?
@@ -131,8 +142,7 @@ fn recurse(
         if is_link && (!local_follow || parents.contains(&id)) {
             // Not followed, or a loop back into the tree being copied: copied as a link.
             let target = std::fs::read_link(&path).map_err(|e| fail(&path, e))?;
-            out.links
-                .push((target.to_string_lossy().into_owned(), dest));
+            out.links.push((utf8(&target, &path)?, dest));
             continue;
         }
         out.dirs.push(dest.clone());

@@ -190,7 +190,7 @@ impl Module for FileModule {
         });
         if let Some(src) = any_src {
             script.push_str(&attrs::assign("s", src));
-            script.push_str("printf 'src:%s\\n' \"$s\"; ");
+            script.push_str(&attrs::show("src", "\"$s\""));
         }
         let hard_src =
             any_src.filter(|_| matches!(params.state, None | Some(FileState::Hard)));
@@ -204,7 +204,7 @@ impl Module for FileModule {
                 ));
             }
         }
-        script.push_str("printf 'path:%s\\n' \"$p\"; ");
+        script.push_str(&attrs::show("path", "\"$p\""));
         script.push_str(&attrs::probe("p", "p"));
         script.push_str(&times_query(params));
         script.push_str(attrs::umask());
@@ -223,8 +223,9 @@ impl Module for FileModule {
             // `path` itself when that is a real directory.
             script.push_str(
                 "case \"$s\" in /*) a=\"$s\" ;; *) if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then a=\"$p/$s\"; \
-                 else a=\"$(dirname -- \"$p\")/$s\"; fi ;; esac; printf 'abs:%s\\n' \"$a\"; ",
+                 else a=\"$(dirname -- \"$p\")/$s\"; fi ;; esac; ",
             );
+            script.push_str(&attrs::show("abs", "\"$a\""));
             script.push_str(&attrs::probe("a", "a"));
             script.push_str(
                 "if [ -d \"$p\" ] && [ ! -L \"$p\" ] && [ -z \"$(ls -A -- \"$p\")\" ]; then echo dir.empty; fi; ",
@@ -235,7 +236,8 @@ impl Module for FileModule {
             if params.follow {
                 script.push_str("if [ -L \"$t\" ]; then t=$(readlink -f -- \"$t\"); fi; ");
             }
-            script.push_str("printf 'root:%s\\n' \"$t\"; if [ -d \"$t\" ]; then ");
+            script.push_str(&attrs::show("root", "\"$t\""));
+            script.push_str("if [ -d \"$t\" ]; then ");
             script.push_str(&attrs::tree("t", "t"));
             script.push_str("fi; ");
         }

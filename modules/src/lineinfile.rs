@@ -193,11 +193,12 @@ impl Module for LineinfileModule {
         params.check()?;
         let wanted = params.wanted();
         let mut script = attrs::assign("p", &params.path);
+        script.push_str(&attrs::show("path", "\"$p\""));
         script.push_str(
-            "printf 'path:%s\\n' \"$p\"; if [ -d \"$p\" ]; then echo isdir; fi; \
-             r=\"$p\"; if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") || r=\"$p\"; fi; \
-             printf 'real:%s\\n' \"$r\"; ",
+            "if [ -d \"$p\" ]; then echo isdir; fi; \
+             r=\"$p\"; if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\") || r=\"$p\"; fi; ",
         );
+        script.push_str(&attrs::show("real", "\"$r\""));
         script.push_str(&attrs::probe("r", "r"));
         script.push_str("if [ -d \"$(dirname -- \"$p\")\" ]; then echo parent.ok; fi; ");
         script.push_str(attrs::umask());

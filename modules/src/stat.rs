@@ -125,7 +125,7 @@ impl Module for StatModule {
         // Mime type and attributes are not reported yet; the flags only need to parse.
         let _ = (params.get_mime, params.get_attributes);
         let mut script = attrs::assign("p", &params.path);
-        script.push_str("printf 'path:%s\\n' \"$p\"; ");
+        script.push_str(&attrs::show("path", "\"$p\""));
         script.push_str(&attrs::probe("p", "p"));
         script.push_str(
             "if [ -r \"$p\" ]; then echo can.r; fi; if [ -w \"$p\" ]; then echo can.w; fi; \

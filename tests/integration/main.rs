@@ -5,6 +5,7 @@
 
 mod conformance;
 mod faults;
+mod hostile;
 mod reports;
 mod soak;
 mod support;
@@ -22,6 +23,9 @@ fn main() -> std::process::ExitCode {
             libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
         })
         .collect();
+    trials.extend(hostile::all().into_iter().map(|(name, f)| {
+        libtest_mimic::Trial::test(name, move || f().map_err(|e| format!("{e:#}").into()))
+    }));
     trials.extend(conformance::trials());
     trials.extend(vault::trials());
     libtest_mimic::run(&args, trials).exit_code()

@@ -172,6 +172,14 @@ impl InventoryData {
         if self.groups[parent].children.contains(&child) {
             return Ok(());
         }
+        // Every group ends up under `all` (`reconcile` links the parentless ones), so `all`
+        // below any group is always a loop; Ansible finds it when reconciling.
+        if child == ALL {
+            return Err(format!(
+                "adding group `{}` as a child of `{}` creates a dependency loop",
+                self.groups[parent].name, self.groups[child].name
+            ));
+        }
         if self.ancestors(parent).contains(&child) {
             return Err(format!(
                 "adding group `{}` as a child of `{}` creates a dependency loop",
@@ -261,7 +269,9 @@ impl InventoryData {
         if let Some(d) = memo[g] {
             return d;
         }
-        // Loops are refused when links are added, so this recursion terminates.
+        // Loops are refused when links are added; the mark keeps a missed one from
+        // recursing for ever.
+        memo[g] = Some(0);
         let d = self.groups[g]
             .parents
             .iter()

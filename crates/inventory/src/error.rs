@@ -13,12 +13,15 @@ pub enum InventoryError {
         source: std::io::Error,
     },
     /// Bad YAML or INI syntax, or a structure Ansible would reject. `line` and `col` are 1-based.
-    #[error("{}:{line}:{col}: {message}", file.display())]
+    /// Shown as a diagnostic: `file:line:col`, the source line (when known) and a caret.
+    #[error("{}", parse_diagnostic(file, *line, *col, message, source_line.as_deref()))]
     Parse {
         file: PathBuf,
         line: u32,
         col: u32,
         message: String,
+        /// The text of line `line`, filled in by whoever holds the file's text.
+        source_line: Option<String>,
     },
     /// An `-i` argument that is neither an existing path nor a comma-separated host list.
     #[error("inventory source `{0}` does not exist (a host list needs a comma, e.g. `{0},`)")]
@@ -66,6 +69,18 @@ pub enum InventoryError {
     },
 }
 
+fn parse_diagnostic(
+    file: &std::path::Path,
+    line: u32,
+    col: u32,
+    message: &str,
+    source_line: Option<&str>,
+) -> tend_diag::Diagnostic {
+    let mut d = tend_diag::Diagnostic::new(message, file, line, col);
+    d.source_line = source_line.map(str::to_string);
+    d
+}
+
 fn stderr_suffix(stderr: &str) -> String {
     if stderr.is_empty() {
         String::new()
@@ -94,7 +109,23 @@ impl InventoryError {
             line,
             col,
             message: message.into(),
+            source_line: None,
         }
+    }
+
+    /// Fills in the offending line of a parse error from the text of its file.
+    pub(crate) fn with_source(mut self, text: &str) -> InventoryError {
+        if let InventoryError::Parse {
+            line,
+            source_line: source_line @ None,
+            ..
+        } = &mut self
+        {
+            if *line > 0 {
+                *source_line = text.lines().nth(*line as usize - 1).map(str::to_string);
+            }
+        }
+        self
     }
 
     pub(crate) fn at_span(

@@ -128,10 +128,10 @@ impl Inventory {
     /// hosts' `inventory_file`; no `group_vars/`/`host_vars/` are read.
     pub fn from_yaml_str(src: &str, origin: &Path) -> Result<Inventory, InventoryError> {
         let root = tend_yaml::load_one(src)
-            .map_err(|e| InventoryError::at_span(origin, e.span, e.message))?;
+            .map_err(|e| InventoryError::at_span(origin, e.span, e.message).with_source(src))?;
         let mut data = InventoryData::new();
         data.set_current_file(origin);
-        yaml_format::parse(&mut data, &root, origin)?;
+        yaml_format::parse(&mut data, &root, origin).map_err(|e| e.with_source(src))?;
         Ok(Inventory::assemble(data, Vec::new()))
     }
 
@@ -140,7 +140,7 @@ impl Inventory {
     pub fn from_ini_str(src: &str, origin: &Path) -> Result<Inventory, InventoryError> {
         let mut data = InventoryData::new();
         data.set_current_file(origin);
-        ini_format::parse(&mut data, src, origin)?;
+        ini_format::parse(&mut data, src, origin).map_err(|e| e.with_source(src))?;
         Ok(Inventory::assemble(data, Vec::new()))
     }
 

@@ -59,6 +59,9 @@ fn is_ident_continue(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
+/// Python's `MAXLEVEL`: brackets nested deeper are a syntax error.
+const MAX_NESTING: usize = 200;
+
 fn tokenize(src: &str) -> Option<Vec<Tok>> {
     let chars: Vec<char> = src.chars().collect();
     let mut i = 0;
@@ -90,6 +93,11 @@ fn tokenize(src: &str) -> Option<Vec<Tok>> {
             }
             '(' | '[' | '{' => {
                 depth += 1;
+                // Python's tokenizer refuses deeper nesting ("too many nested parentheses"),
+                // so the value stays a string; the limit also bounds the parser's recursion.
+                if depth > MAX_NESTING {
+                    return None;
+                }
                 out.push(Tok::Punct(c));
                 i += 1;
             }
@@ -466,6 +474,11 @@ impl Parser {
         } else {
             return self.atom();
         };
+        // literal_eval accepts one sign before a number, never a sign before a sign; stopping
+        // here also keeps `------...1` from recursing once per sign.
+        if self.peek_punct('-') || self.peek_punct('+') {
+            return None;
+        }
         Some(Ast::Unary {
             negative,
             operand: Box::new(self.unary()?),
@@ -913,6 +926,20 @@ mod tests {
         ] {
             assert_eq!(v(s), json!(s), "{s}");
         }
+    }
+
+    #[test]
+    fn nesting_past_pythons_limit_stays_a_string() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(v(&deep(3)), json!([[[]]]));
+        assert!(v(&deep(200)).is_array());
+        assert_eq!(v(&deep(201)), json!(deep(201)));
+        assert_eq!(v(&deep(100_000)), json!(deep(100_000)));
+        let signs = format!("{}1", "-".repeat(100_000));
+        assert_eq!(v(&signs), json!(signs));
+        assert_eq!(v("--1"), json!("--1"));
+        assert_eq!(v("-1"), json!(-1));
+        assert_eq!(v("+1"), json!(1));
     }
 
     #[test]

@@ -122,13 +122,23 @@ fn parse_file(data: &mut InventoryData, path: &Path) -> Result<(), InventoryErro
     let result = if script_format::is_script(&meta, &bytes) {
         script_format::parse(data, path)
     } else {
-        // A vaulted inventory file is decrypted as Ansible's inventory plugins do.
+        // A vaulted inventory file is decrypted as Ansible's inventory plugins do; its
+        // source lines stay out of error messages.
+        let vaulted = bytes.starts_with(b"$ANSIBLE_VAULT");
         tend_vault::decrypt_if_vaulted(bytes)
             .and_then(|b| {
                 String::from_utf8(b).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
             })
             .map_err(|e| InventoryError::io(path, e))
-            .and_then(|text| parse_text(data, &text, path))
+            .and_then(|text| {
+                parse_text(data, &text, path).map_err(|e| {
+                    if vaulted {
+                        e
+                    } else {
+                        e.with_source(&text)
+                    }
+                })
+            })
     };
     data.current_source = CurrentSource::None;
     result
@@ -272,7 +282,13 @@ fn vars_dir_files(dir: &Path) -> Result<Vec<PathBuf>, InventoryError> {
 
 fn load_vars_file(file: &Path) -> Result<Map<String, Value>, InventoryError> {
     let text = read_text(file)?;
-    let root = tend_yaml::load_one(&text).map_err(|e| yaml_error(file, e))?;
+    let root = tend_yaml::load_one(&text).map_err(|e| {
+        if tend_vault::file_is_vaulted(file) {
+            yaml_error(file, e)
+        } else {
+            yaml_error(file, e).with_source(&text)
+        }
+    })?;
     match root.to_json() {
         // Ansible ignores empty files.
         Value::Null => Ok(Map::new()),
@@ -284,7 +300,8 @@ fn load_vars_file(file: &Path) -> Result<Map<String, Value>, InventoryError> {
                 "a vars file must hold a mapping of variable names, found {}",
                 root.type_name()
             ),
-        )),
+        )
+        .with_source(&text)),
     }
 }
 

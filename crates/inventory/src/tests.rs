@@ -588,7 +588,11 @@ fn format_detection_without_extension() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        err.contains(":2:10: `hosts` of group `web` must be a mapping"),
+        err.contains("error: `hosts` of group `web` must be a mapping") && err.contains(":2:10\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("2 |   hosts: [a, b]\n  |          ^"),
         "{err}"
     );
 

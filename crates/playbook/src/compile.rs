@@ -205,6 +205,9 @@ pub fn compile_task_file(
         exposed_roles: Vec::new(),
         playbook_stack: Vec::new(),
         module_defaults: Map::new(),
+        nesting: 0,
+        // The file itself is open: including itself again is deferred to run time.
+        task_files: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())],
     };
     let steps = match tend_yaml::load_one(&source) {
         Ok(root) if root.is_null() => Vec::new(),
@@ -238,6 +241,8 @@ pub fn compile_playbook(path: &Path, source: &str) -> Result<Playbook, CompileEr
         exposed_roles: Vec::new(),
         playbook_stack: vec![path.to_path_buf()],
         module_defaults: Map::new(),
+        nesting: 0,
+        task_files: Vec::new(),
     };
     let plays = c.playbook();
     if c.errors.is_empty() {
@@ -276,7 +281,17 @@ struct Compiler<'s> {
     playbook_stack: Vec<PathBuf>,
     /// `module_defaults` in force (the innermost level's per module), by module name.
     module_defaults: Map<String, Value>,
+    /// Blocks and task files open around the current step, counted against [`MAX_NESTING`].
+    nesting: usize,
+    /// Task files being compiled (`import_tasks`, `include_tasks`), outermost first, for
+    /// cycle detection.
+    task_files: Vec<PathBuf>,
 }
+
+/// How deep blocks and task files may nest. Ansible itself fails somewhere between 120 and
+/// 300 levels (Python's recursion limit); a limit keeps the compiler's and the executor's
+/// recursion well inside a thread's stack.
+pub const MAX_NESTING: usize = 128;
 
 /// A module name without the `ansible.legacy.` prefix Ansible also accepts for local modules.
 fn library_name(name: &str) -> &str {
@@ -462,6 +477,8 @@ impl Compiler<'_> {
             exposed_roles: Vec::new(),
             playbook_stack: stack,
             module_defaults: Map::new(),
+            nesting: 0,
+            task_files: Vec::new(),
         };
         let mut plays = sub.playbook();
         self.errors.extend(sub.errors);
@@ -1198,7 +1215,7 @@ impl Compiler<'_> {
     /// escapes, no folding) and the caret can point at the offending token, not the value.
     fn syntax_error_span(&self, node: &Node, text: &str, e: &TemplateError) -> Option<Span> {
         let TemplateError::Syntax {
-            line: Some(1),
+            line: Some(line),
             col: Some(col),
             ..
         } = e
@@ -1208,6 +1225,9 @@ impl Compiler<'_> {
         let NodeKind::Str(value) = &node.kind else {
             return None;
         };
+        if *line != 1 {
+            return self.block_scalar_error_span(node, value, text, *line, *col);
+        }
         let before_text = value.strip_suffix(text)?;
         let written = self.source.get(node.span.offset..)?;
         let quoted = written.starts_with(['"', '\'']);
@@ -1225,6 +1245,44 @@ impl Compiler<'_> {
             line: node.span.line,
             col: node.span.col + u32::try_from(shift).ok()?,
             offset: node.span.offset + usize::from(quoted) + before_text.len() + bytes,
+        })
+    }
+
+    /// Where line `line`, column `col` of a template is in the source when the template is
+    /// a literal block scalar (`|`): each of its lines is one source line below the header,
+    /// behind the block's indentation.
+    fn block_scalar_error_span(
+        &self,
+        node: &Node,
+        value: &str,
+        text: &str,
+        line: u32,
+        col: u32,
+    ) -> Option<Span> {
+        if value != text || !self.source.get(node.span.offset..)?.starts_with('|') {
+            return None;
+        }
+        let wanted = value.split('\n').nth(line as usize - 1)?;
+        let source_line = node.span.line + line;
+        let written = self.source.lines().nth(source_line as usize - 1)?;
+        let indent = written.strip_suffix(wanted)?;
+        if !indent.chars().all(|c| c == ' ') {
+            return None;
+        }
+        let line_start = self
+            .source
+            .split_inclusive('\n')
+            .take(source_line as usize - 1)
+            .map(str::len)
+            .sum::<usize>();
+        let in_line = wanted
+            .char_indices()
+            .nth(col as usize - 1)
+            .map_or(wanted.len(), |(i, _)| i);
+        Some(Span {
+            line: source_line,
+            col: u32::try_from(indent.len()).ok()? + col,
+            offset: line_start + indent.len() + in_line,
         })
     }
 
@@ -1272,6 +1330,20 @@ impl Compiler<'_> {
 
     /// A `block` with its `rescue` and `always`; block keywords are pushed into its tasks.
     fn block(&mut self, node: &Node, handler: bool) -> Option<Block> {
+        if self.nesting >= MAX_NESTING {
+            self.error_at(
+                node,
+                format!("blocks and task files are nested deeper than {MAX_NESTING} levels"),
+            );
+            return None;
+        }
+        self.nesting += 1;
+        let block = self.block_body(node, handler);
+        self.nesting -= 1;
+        block
+    }
+
+    fn block_body(&mut self, node: &Node, handler: bool) -> Option<Block> {
         let entries = node.as_map().unwrap_or_default();
         let mut block = Block {
             name: None,

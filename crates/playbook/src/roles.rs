@@ -79,6 +79,8 @@ impl<'s> Compiler<'s> {
             exposed_roles: Vec::new(),
             playbook_stack: self.playbook_stack.clone(),
             module_defaults: self.module_defaults.clone(),
+            nesting: self.nesting,
+            task_files: self.task_files.clone(),
         }
     }
 
@@ -103,6 +105,16 @@ impl<'s> Compiler<'s> {
         role: Option<Arc<Role>>,
         handlers: bool,
     ) -> Vec<Step> {
+        if self.nesting >= super::MAX_NESTING {
+            self.error_at(
+                at,
+                format!(
+                    "blocks and task files are nested deeper than {} levels",
+                    super::MAX_NESTING
+                ),
+            );
+            return Vec::new();
+        }
         let source = match tend_vault::read_to_string(path) {
             Ok(s) => s,
             Err(e) => {
@@ -111,6 +123,8 @@ impl<'s> Compiler<'s> {
             }
         };
         let mut sub = self.sub(path, &source, role);
+        sub.nesting += 1;
+        sub.task_files.push(file_identity(path));
         sub.roles_seen = std::mem::take(&mut self.roles_seen);
         let steps = match tend_yaml::load_one(&source) {
             Ok(root) if root.is_null() => Vec::new(),
@@ -463,12 +477,39 @@ impl<'s> Compiler<'s> {
                         );
                         return None;
                     }
-                    shown = std::path::absolute(&path)
-                        .unwrap_or_else(|_| path.clone())
-                        .display()
-                        .to_string();
-                    let role = self.role.clone();
-                    self.task_file(value, &path, role, false)
+                    let identity = file_identity(&path);
+                    let cycle = self.task_files.iter().position(|f| *f == identity);
+                    if let Some(first) = cycle {
+                        if !dynamic {
+                            let chain: Vec<String> = self.task_files[first..]
+                                .iter()
+                                .chain([&identity])
+                                .map(|f| f.display().to_string())
+                                .collect();
+                            self.error_at(
+                                value,
+                                format!(
+                                    "`import_tasks` cycle: {} (use `include_tasks` with a condition to recurse)",
+                                    chain.join(" -> ")
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                    if cycle.is_some() {
+                        // A task file including itself recurses at run time, guarded by a
+                        // condition; compiling its body up front would never end. It is
+                        // compiled when a host reaches it, as a templated name is.
+                        templated = Some(file);
+                        Vec::new()
+                    } else {
+                        shown = std::path::absolute(&path)
+                            .unwrap_or_else(|_| path.clone())
+                            .display()
+                            .to_string();
+                        let role = self.role.clone();
+                        self.task_file(value, &path, role, false)
+                    }
                 }
             }
             IncludeKind::ImportRole | IncludeKind::IncludeRole => {
@@ -571,6 +612,11 @@ impl<'s> Compiler<'s> {
         inherit(&mut block, &parts);
         Some(block)
     }
+}
+
+/// A task file as cycle detection compares it: the canonical path when there is one.
+fn file_identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `dir/name.yml`, `dir/name.yaml` or `dir/name`, whichever exists.

@@ -471,6 +471,23 @@ impl Templater {
         }
     }
 
+    /// The top-level variable names a template string reads, without the names it binds
+    /// itself (`set`, loop variables); empty when the string is no template or does not
+    /// parse. Callers use it to find variables whose templates refer to each other.
+    pub fn referenced_names(&self, s: &str) -> Vec<String> {
+        if !is_template(s) {
+            return Vec::new();
+        }
+        let rewritten = rewrite::rewrite(s, true, false);
+        let source = rewritten.as_ref().map_or(s, |r| r.text.as_str());
+        let Ok(tmpl) = self.env.template_from_named_str(NATIVE_NAME, source) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = tmpl.undeclared_variables(false).into_iter().collect();
+        names.sort();
+        names
+    }
+
     /// Checks a bare expression (a conditional) as [`check_template`](Self::check_template)
     /// checks a template; `{{ }}` around it is accepted.
     pub fn check_expr(&self, expr: &str) -> Result<(), TemplateError> {

@@ -198,6 +198,17 @@ pub enum VaultCommand {
         vault: VaultArgs,
         files: Vec<PathBuf>,
     },
+    /// Create a vaulted file: write its plaintext with $EDITOR, then encrypt it into FILE.
+    Create {
+        #[command(flatten)]
+        vault: VaultArgs,
+        #[command(flatten)]
+        encrypt: EncryptArgs,
+        /// Open the editor even when stdout is not a terminal.
+        #[arg(long = "skip-tty-check")]
+        skip_tty_check: bool,
+        files: Vec<PathBuf>,
+    },
     /// Edit a vaulted file's plaintext with $EDITOR, then encrypt it again.
     Edit {
         #[command(flatten)]
@@ -341,6 +352,24 @@ fn run(command: VaultCommand) -> Result<()> {
                 out.write_all(&plain.plaintext)?;
             }
             out.flush()?;
+        }
+        VaultCommand::Create {
+            vault,
+            encrypt,
+            skip_tty_check,
+            files,
+        } => {
+            // ansible-vault asks for the password before it looks at the arguments.
+            let (id, secret) = encrypt_secret(&vault, &encrypt)?;
+            let [file] = files.as_slice() else {
+                return Err(options_error(
+                    "ansible-vault create can take only one filename argument",
+                ));
+            };
+            if !std::io::stdout().is_terminal() && !skip_tty_check {
+                return Err(options_error("not a tty, editor cannot be opened"));
+            }
+            create(file, &secret, &id)?;
         }
         VaultCommand::Edit {
             vault,
@@ -551,19 +580,76 @@ fn edit(ring: &Keyring, file: &Path) -> Result<()> {
         .decrypt(&text)
         .map_err(|e| anyhow!("{e} for {}", file.display()))?;
     let envelope = tend_vault::Envelope::parse(&text)?;
+    let edited = run_editor(&plain.plaintext, &path, file)?;
+    if edited != plain.plaintext.as_slice() {
+        let again = tend_vault::encrypt(&edited, &plain.secret, envelope.vault_id.as_deref())?;
+        let meta = fs::metadata(&path)?;
+        write_output(again.as_bytes(), &path, Some(&meta))?;
+    }
+    Ok(())
+}
+
+/// `ansible-vault create`: $EDITOR on an empty 0600 temporary file, whose content (even empty)
+/// is encrypted into `file`, 0600. A missing directory is created (0700, with a warning, as
+/// Ansible's umask leaves it); an existing file is refused, before the editor opens and again,
+/// atomically, when the new file is linked into place.
+fn create(file: &Path, secret: &Secret, id: &str) -> Result<()> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir.filter(|d| !d.exists()) {
+        eprintln!("[WARNING]: {} does not exist, creating...", dir.display());
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let exists = || anyhow!("{} exists, please use 'edit' instead", file.display());
+    if file.is_file() {
+        return Err(exists());
+    }
+    let plaintext = run_editor(b"", file, file)?;
+    let text = tend_vault::encrypt(&plaintext, secret, Some(id))?;
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "vault".into());
+    let (tmp, mut handle) = create_private(dir, &format!(".{name}"))
+        .with_context(|| format!("Destination '{}' not writable", dir.display()))?;
+    let written = (|| -> Result<()> {
+        handle.write_all(text.as_bytes())?;
+        handle.sync_all()?;
+        // A link, unlike a rename, never replaces a file created while the editor was open.
+        fs::hard_link(&tmp, file).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => exists(),
+            _ => anyhow::Error::new(e)
+                .context(format!("Unable to write to vault file {}", file.display())),
+        })
+    })();
+    let _ = fs::remove_file(&tmp);
+    written
+}
+
+/// Runs $EDITOR on a 0600 temporary file holding `initial` (named with `path`'s extension, for
+/// the editor's syntax highlighting) and returns what it saved; the file is then overwritten
+/// and removed. `file` is the name the user gave, for messages.
+fn run_editor(initial: &[u8], path: &Path, file: &Path) -> Result<Vec<u8>> {
     let tmp_dir = std::env::temp_dir();
     let (tmp, mut handle) = create_private(&tmp_dir, "tend-vault-edit")?;
-    // The editor sees the file's extension, for its syntax highlighting.
     let tmp = match path.extension() {
         Some(ext) => {
             let with_ext = tmp.with_extension(format!("tmp.{}", ext.to_string_lossy()));
-            fs::rename(&tmp, &with_ext)?;
+            if let Err(e) = fs::rename(&tmp, &with_ext) {
+                shred(&tmp);
+                return Err(e.into());
+            }
             with_ext
         }
         None => tmp,
     };
-    let result = (|| -> Result<Option<Vec<u8>>> {
-        handle.write_all(&plain.plaintext)?;
+    let result = (|| -> Result<Vec<u8>> {
+        handle.write_all(initial)?;
         handle.sync_all()?;
         drop(handle);
         let editor = std::env::var("EDITOR")
@@ -580,20 +666,14 @@ fn edit(ring: &Keyring, file: &Path) -> Result<()> {
             .with_context(|| format!("Unable to execute the command \"{editor}\""))?;
         if !status.success() {
             bail!(
-                "the editor \"{editor}\" exited with {status}; {} is unchanged",
+                "the editor \"{editor}\" exited with {status}; nothing was written to {}",
                 file.display()
             );
         }
-        let edited = fs::read(&tmp)?;
-        Ok((edited != plain.plaintext.as_slice()).then_some(edited))
+        Ok(fs::read(&tmp)?)
     })();
     shred(&tmp);
-    if let Some(edited) = result? {
-        let again = tend_vault::encrypt(&edited, &plain.secret, envelope.vault_id.as_deref())?;
-        let meta = fs::metadata(&path)?;
-        write_output(again.as_bytes(), &path, Some(&meta))?;
-    }
-    Ok(())
+    result
 }
 
 /// Overwrites a plaintext temporary file with zeros before removing it.

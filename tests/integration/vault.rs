@@ -16,6 +16,12 @@ use libtest_mimic::Trial;
 use crate::support::{ensure, lab, read, Project, TestResult};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/vault/tests/fixtures");
+/// Files vaulted by ansible-vault for the template layer: `files/vaulted.txt` (password `pw`),
+/// `files/vaulted-dev.txt` (vault id `dev`, password `devpw`).
+const TEMPLATE_FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crates/template/tests/fixtures/vault"
+);
 
 /// A test against the reference `ansible-vault`, given its path.
 type RoundTrip = fn(&Path) -> TestResult;
@@ -29,6 +35,12 @@ pub fn trials() -> Vec<Trial> {
                     .map_err(|e| format!("{e:#}").into())
             },
         ),
+        Trial::test("vault::lookups_and_filters_on_a_lab_host", || {
+            lookups_and_filters_on_a_lab_host().map_err(|e| format!("{e:#}").into())
+        }),
+        Trial::test("vault::create_opens_the_editor_and_never_replaces", || {
+            create_opens_the_editor_and_never_replaces().map_err(|e| format!("{e:#}").into())
+        }),
         Trial::test(
             "vault::wrong_or_missing_password_stops_before_any_host",
             || {
@@ -256,6 +268,212 @@ fn playbook_with_vaulted_vars_inline_value_and_copy_src() -> TestResult {
     Ok(())
 }
 
+/// `lookup('file')` and `lookup('unvault')` of files vaulted by ansible-vault, the `vault`
+/// filter round-tripped through `unvault`, and the `vault` filter's text written to a host,
+/// where it opens with the filter's password (and with ansible-vault when it is installed).
+fn lookups_and_filters_on_a_lab_host() -> TestResult {
+    let lab = lab(1)?;
+    let p = Project::new()?;
+    for name in ["files/vaulted.txt", "files/vaulted-dev.txt"] {
+        let path = Path::new(TEMPLATE_FIXTURES).join(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        p.file(name, &text)?;
+    }
+    p.file("pw.txt", "pw\n")?;
+    p.file("devpw.txt", "devpw\n")?;
+    p.file(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: lookups
+      copy:
+        dest: /srv/lookups.txt
+        content: "{{ lookup('file', 'vaulted.txt') }}|{{ lookup('unvault', 'vaulted-dev.txt') }}"
+    - name: round trip
+      copy:
+        dest: /srv/roundtrip.txt
+        content: "{{ 'x' | vault('pw') | unvault('pw') }}|{{ 'y' | vault('other', vault_id='lab') | unvault('other') }}"
+    - name: vault text
+      copy:
+        dest: /srv/filter.vault
+        content: "{{ 'lab secret' | vault('filter pw') }}"
+        decrypt: false
+        mode: "0600"
+"#,
+    )?;
+    let play = || {
+        p.run(&lab)
+            .arg("--vault-password-file")
+            .arg("pw.txt")
+            .arg("--vault-id")
+            .arg("dev@devpw.txt")
+            .exec()
+    };
+    let out = play()?;
+    out.expect_code(0)?;
+    let recap = out.host("h1")?;
+    ensure(recap.ok == 3 && recap.changed == 3, || format!("{recap:?}"))?;
+    let lookups = read(&lab, 0, "/srv/lookups.txt")?;
+    ensure(
+        lookups.as_deref() == Some("vaulted secret|dev secret\n"),
+        || format!("/srv/lookups.txt: {lookups:?}"),
+    )?;
+    let roundtrip = read(&lab, 0, "/srv/roundtrip.txt")?;
+    ensure(roundtrip.as_deref() == Some("x|y"), || {
+        format!("/srv/roundtrip.txt: {roundtrip:?}")
+    })?;
+    for secret in ["vaulted secret", "dev secret"] {
+        ensure(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            || format!("{secret} in tend's output:\n{}\n{}", out.stdout, out.stderr),
+        )?;
+    }
+    let vaulted = read(&lab, 0, "/srv/filter.vault")?.unwrap_or_default();
+    ensure(
+        vaulted.starts_with("$ANSIBLE_VAULT;1.2;AES256;filter_default\n"),
+        || format!("/srv/filter.vault: {vaulted:?}"),
+    )?;
+    let mut ring = tend_vault::Keyring::new();
+    ring.add("filter_default", tend_vault::Secret::new("filter pw"));
+    let opened = ring.decrypt(vaulted.as_bytes())?;
+    ensure(opened.plaintext.as_slice() == b"lab secret", || {
+        format!("{:?}", String::from_utf8_lossy(&opened.plaintext))
+    })?;
+    if let Ok(ansible_vault) = ansible_vault() {
+        p.file("filter.vault", &vaulted)?;
+        p.file("filter-pw.txt", "filter pw\n")?;
+        let shown = run(
+            p.path(),
+            &ansible_vault,
+            &[
+                "decrypt",
+                "--vault-password-file",
+                "filter-pw.txt",
+                "--output",
+                "-",
+                "filter.vault",
+            ],
+            b"",
+        )?;
+        ensure(shown == b"lab secret", || {
+            format!(
+                "ansible-vault decrypt: {:?}",
+                String::from_utf8_lossy(&shown)
+            )
+        })?;
+    }
+
+    // Again: the lookups and the round trip are unchanged; a fresh salt changes the vault text,
+    // as it does with ansible-playbook.
+    let out = play()?;
+    out.expect_code(0)?;
+    let recap = out.host("h1")?;
+    ensure(recap.ok == 3 && recap.changed == 1, || format!("{recap:?}"))?;
+    Ok(())
+}
+
+/// `tend vault create`: $EDITOR writes the plaintext, FILE is encrypted (0600, a missing
+/// directory created); an existing FILE is refused and left alone, as are more than one FILE
+/// and a missing terminal without --skip-tty-check (ansible-vault's messages and exit codes).
+fn create_opens_the_editor_and_never_replaces() -> TestResult {
+    let p = Project::new()?;
+    let dir = p.path();
+    p.file("pw", "create password\n")?;
+    p.file(
+        "editor.sh",
+        "#!/bin/sh\nprintf 'created: yes\\n' > \"$1\"\n",
+    )?;
+    std::fs::set_permissions(
+        dir.join("editor.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let create = |args: &[&str]| {
+        Command::new(tend())
+            .current_dir(dir)
+            .args(["vault", "create", "--vault-id", "made@pw"])
+            .args(args)
+            .env("EDITOR", "./editor.sh")
+            .env("TMPDIR", dir)
+            .stdin(Stdio::null())
+            .output()
+    };
+    let made = create(&["--skip-tty-check", "new/dir/made.yml"])?;
+    ensure(made.status.success(), || format!("{made:?}"))?;
+    ensure(
+        String::from_utf8_lossy(&made.stderr).contains("new/dir does not exist, creating..."),
+        || format!("{made:?}"),
+    )?;
+    let file = dir.join("new/dir/made.yml");
+    let text = std::fs::read_to_string(&file)?;
+    ensure(text.starts_with("$ANSIBLE_VAULT;1.2;AES256;made\n"), || {
+        text.clone()
+    })?;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+    ensure(mode == 0o600, || format!("mode {mode:o}"))?;
+    let shown = run(
+        dir,
+        tend(),
+        &["vault", "view", "--vault-id", "made@pw", "new/dir/made.yml"],
+        b"",
+    )?;
+    ensure(shown == b"created: yes\n", || {
+        format!("{:?}", String::from_utf8_lossy(&shown))
+    })?;
+
+    let again = create(&["--skip-tty-check", "new/dir/made.yml"])?;
+    ensure(again.status.code() == Some(1), || format!("{again:?}"))?;
+    ensure(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("new/dir/made.yml exists, please use 'edit' instead"),
+        || format!("{again:?}"),
+    )?;
+    ensure(std::fs::read_to_string(&file)? == text, || {
+        "an existing file was replaced".into()
+    })?;
+    let two = create(&["--skip-tty-check", "a.yml", "b.yml"])?;
+    ensure(two.status.code() == Some(5), || format!("{two:?}"))?;
+    ensure(
+        String::from_utf8_lossy(&two.stderr)
+            .contains("ansible-vault create can take only one filename argument"),
+        || format!("{two:?}"),
+    )?;
+    // The test's stdout is a pipe, not a terminal.
+    let no_tty = create(&["c.yml"])?;
+    ensure(no_tty.status.code() == Some(5), || format!("{no_tty:?}"))?;
+    ensure(
+        String::from_utf8_lossy(&no_tty.stderr).contains("not a tty, editor cannot be opened"),
+        || format!("{no_tty:?}"),
+    )?;
+    // An editor that fails writes nothing.
+    let failed = Command::new(tend())
+        .current_dir(dir)
+        .args([
+            "vault",
+            "create",
+            "--vault-id",
+            "made@pw",
+            "--skip-tty-check",
+            "d.yml",
+        ])
+        .env("EDITOR", "false")
+        .env("TMPDIR", dir)
+        .output()?;
+    ensure(failed.status.code() == Some(1), || format!("{failed:?}"))?;
+    // Nothing else is left: no c.yml, d.yml, a.yml, no plaintext or vault temporary file.
+    let mut left: Vec<String> = std::fs::read_dir(dir)?
+        .chain(std::fs::read_dir(dir.join("new/dir"))?)
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    left.sort();
+    ensure(left == ["editor.sh", "made.yml", "new", "pw"], || {
+        format!("files left: {left:?}")
+    })?;
+    Ok(())
+}
+
 fn wrong_or_missing_password_stops_before_any_host() -> TestResult {
     let lab = lab(1)?;
     let p = vault_project()?;
@@ -446,6 +664,30 @@ fn ansible_vault_decrypts_what_tend_encrypts(ansible_vault: &Path) -> TestResult
     )?;
     ensure(edited == b"plain edited\n", || {
         format!("{:?}", String::from_utf8_lossy(&edited))
+    })?;
+
+    // Create through $EDITOR, then ansible-vault.
+    let create = Command::new(tend())
+        .current_dir(dir)
+        .args([
+            "vault",
+            "create",
+            "--vault-id",
+            "prod@pw2",
+            "--skip-tty-check",
+            "created.yml",
+        ])
+        .env("EDITOR", "sh -c 'echo created > \"$0\"'")
+        .output()?;
+    ensure(create.status.success(), || format!("{create:?}"))?;
+    let created = run(
+        dir,
+        ansible_vault,
+        &["view", "--vault-id", "prod@pw2", "created.yml"],
+        b"",
+    )?;
+    ensure(created == b"created\n", || {
+        format!("{:?}", String::from_utf8_lossy(&created))
     })?;
 
     // From stdin to stdout, then ansible-vault from stdin.

@@ -34,11 +34,11 @@
 //! - datetime arithmetic (`date1 - date2`, `.days`) is not provided; datetimes compare, format
 //!   and have attributes;
 //! - lookups: `errors='warn'` behaves as `'ignore'` (no warning channel); `vars`, `varnames`
-//!   and `template` also see template locals (loop variables, `set`); `config`, `url`,
-//!   `unvault` and `inventory_hostnames` are not provided; `ini`/`csvfile` read UTF-8 only;
+//!   and `template` also see template locals (loop variables, `set`); `config`, `url`
+//!   and `inventory_hostnames` are not provided; `ini`/`csvfile` read UTF-8 only;
 //! - `strftime`'s `%Z` is `UTC` or a numeric offset for local time (chrono has no zone
 //!   abbreviations); `to_datetime` drops a `%z` offset;
-//! - `vault`, `unvault`, `from_yaml_all` and the `win_*` path filters are not provided;
+//! - `vault(wrap_object=True)`, `from_yaml_all` and the `win_*` path filters are not provided;
 //! - regular expressions use the `regex` crate: no lookaround or backreferences in patterns.
 
 mod check;
@@ -56,6 +56,7 @@ mod pyjson;
 mod pyrandom;
 mod rewrite;
 mod text_filters;
+mod vault_filters;
 mod version;
 mod yaml;
 
@@ -164,6 +165,7 @@ impl Templater {
         jinja_tests::register(&mut env);
         more_filters::register(&mut env);
         text_filters::register(&mut env);
+        vault_filters::register(&mut env);
         lookup::register(&mut env);
         env.add_function("now", datetime::now_function);
         // Registered last: the aliases forward to whatever the names above resolve to.

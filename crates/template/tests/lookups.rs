@@ -759,11 +759,15 @@ fn check_template_reports_unknown_names() {
         syntax("The lookup plugin 'nope' was not found.", 12)
     );
     assert_eq!(
-        t.check_template("{{ x | vault('pw') }}"),
+        t.check_template("{{ x | from_yaml_all }}"),
         syntax(
-            "No filter named 'vault'. (tend does not implement this Ansible filter)",
+            "No filter named 'from_yaml_all'. (tend does not implement this Ansible filter)",
             8
         )
+    );
+    assert_eq!(
+        t.check_template("{{ x | vault('pw') | ansible.builtin.unvault('pw') }}"),
+        Ok(())
     );
     assert_eq!(
         t.check_expr("x is not sucess"),

@@ -9,8 +9,8 @@
 //!
 //! Where decryption happens: the binary reads the `--vault-*` options, builds a [`Keyring`] and
 //! [`install`]s it before loading anything. Every loader that reads a file Ansible would decrypt
-//! (playbooks, vars files, inventories, `-e @file`, `include_vars`, `copy`/`template` sources)
-//! reads it through [`read`] or [`read_to_string`], and the YAML loader decrypts `!vault`
+//! (playbooks, vars files, inventories, `-e @file`, `include_vars`, `copy`/`template` sources,
+//! the `file`/`template`/`ini`/`unvault` lookups) reads it through [`read`] or [`read_to_string`], and the YAML loader decrypts `!vault`
 //! scalars through [`decrypt_inline`]. Inline values are decrypted when their file is loaded,
 //! not when first used as Ansible does.
 

@@ -48,12 +48,18 @@ fn check_encoding(options: &Map<String, Json>) -> Result<(), Failure> {
     }
 }
 
-fn read_file(scope: &Scope<'_>, name: &str) -> Result<String, Failure> {
+/// Reads a lookup's data file. `ini` reads through the loader, which decrypts a vaulted file;
+/// `csvfile` opens the file itself in Ansible, so it reads vault text as it is.
+fn read_file(scope: &Scope<'_>, name: &str, decrypt: bool) -> Result<String, Failure> {
     let path = SearchPath::new(scope)
         .find(Some("files"), name)
         .map_err(|searched| Failure::Message(super::not_found(name, &searched)))?;
-    std::fs::read_to_string(&path)
-        .map_err(|e| Failure::Message(format!("Unable to read '{}': {e}", path.display())))
+    let text = if decrypt {
+        tend_vault::read_to_string(&path)
+    } else {
+        std::fs::read_to_string(&path)
+    };
+    text.map_err(|e| Failure::Message(format!("Unable to read '{}': {e}", path.display())))
 }
 
 /// `ini` lookup `_parse_params`: words of the term grouped under the option they start.
@@ -145,7 +151,7 @@ pub fn ini(
                 || option_flag(&options, "allow_none", false)?,
             interpolation: option_flag(&options, "interpolation", true)?,
         };
-        let mut text = read_file(scope, &file)?;
+        let mut text = read_file(scope, &file, true)?;
         if properties {
             text = format!("[java_properties]\n{text}");
         }
@@ -450,7 +456,7 @@ pub fn csvfile(
             }
         };
         let file = option_text(&options, "file").unwrap_or_else(|| "ansible.csv".into());
-        let text = read_file(scope, &file)?;
+        let text = read_file(scope, &file, false)?;
         let mut found = None;
         for row in parse_csv(&text, delimiter) {
             if row.get(keycol) == Some(&raw) {

@@ -45,6 +45,7 @@ pub(crate) const NAMES: &[&str] = &[
     "subelements",
     "template",
     "together",
+    "unvault",
     "varnames",
     "vars",
 ];
@@ -285,6 +286,7 @@ pub(crate) fn run_plugin(
         "subelements" => subelements(terms),
         "template" => template(terms, kwargs, scope),
         "together" => together(terms),
+        "unvault" => unvault(terms, scope),
         "varnames" => varnames(terms, scope),
         "vars" => vars(terms, kwargs, scope),
         other => Err(Failure::Template(TemplateError::UnknownLookup {
@@ -500,7 +502,8 @@ fn file(terms: &[Json], kwargs: &Map<String, Json>, scope: &Scope<'_>) -> Plugin
         let path = search
             .find(Some("files"), &term)
             .map_err(|searched| Failure::Message(not_found(&term, &searched)))?;
-        let bytes = std::fs::read(&path)
+        // The loader decrypts a vaulted file (`get_text_file_contents`).
+        let bytes = tend_vault::read(&path)
             .map_err(|e| Failure::Message(format!("Unable to access the file '{term}': {e}")))?;
         let mut text = String::from_utf8(bytes).map_err(|_| {
             Failure::Message(format!(
@@ -514,6 +517,23 @@ fn file(terms: &[Json], kwargs: &Map<String, Json>, scope: &Scope<'_>) -> Plugin
         if rstrip {
             text.truncate(text.trim_end().len());
         }
+        out.push(Json::String(text));
+    }
+    Ok(out)
+}
+
+/// The files' contents, decrypted when vaulted, neither stripped nor templated.
+fn unvault(terms: &[Json], scope: &Scope<'_>) -> PluginResult {
+    let search = SearchPath::new(scope);
+    let mut out = Vec::with_capacity(terms.len());
+    for term in terms {
+        let term = term_text(term);
+        let path = search
+            .find(Some("files"), &term)
+            .map_err(|_| Failure::Message(format!("Unable to find file matching \"{term}\"")))?;
+        let bytes = tend_vault::read(&path).map_err(|e| Failure::Message(e.to_string()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::Message(format!("{} is not valid UTF-8", path.display())))?;
         out.push(Json::String(text));
     }
     Ok(out)
@@ -1005,7 +1025,7 @@ fn template(terms: &[Json], kwargs: &Map<String, Json>, scope: &Scope<'_>) -> Pl
                 "the template file {term} could not be found for the lookup"
             ))
         })?;
-        let source = std::fs::read_to_string(&path)
+        let source = tend_vault::read_to_string(&path)
             .map_err(|e| Failure::Message(format!("cannot read the template file {term}: {e}")))?;
         let mut context: std::collections::BTreeMap<String, Value> =
             scope.vars.all().into_iter().collect();

@@ -155,8 +155,12 @@ def run_once(a, lab, project, n):
     conns.join()
     rss = Path(rss_file).read_text().split()
     Path(rss_file).unlink()
-    # Give sessions a moment to end, then count what is left.
-    time.sleep(1)
+    # Sessions end as tend closes its connections; 200 sshd children ending at once on 2 cores
+    # take a moment. Wait for them (up to 10 s) and record how long it took.
+    t_exit = time.monotonic()
+    while lingering_processes(lab) and time.monotonic() - t_exit < 10:
+        time.sleep(0.1)
+    settle = time.monotonic() - t_exit
     leftovers = lab.ssh_all("find /srv/load /tmp -name '.tend*' 2>/dev/null | wc -l")
     return {
         "run": n,
@@ -170,6 +174,7 @@ def run_once(a, lab, project, n):
         "recap": bench.counts("tend", log),
         "temp_files_left": sum(int(v.strip() or 0) for v in leftovers.values()),
         "processes_left": lingering_processes(lab),
+        "sessions_ended_after_s": round(settle, 2),
         "log": str(log),
     }
 
@@ -230,14 +235,14 @@ def main(argv):
                "facts": facts, "samples": samples, "problems": problems,
                "playbook": (project / "site.yml").read_text()}
     (a.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    rows = ["| run | kind | wall s | CPU s | peak RSS MiB | peak fds | peak threads | conns/host | ok | changed | failed | temp files left | processes left on hosts |",
+    rows = ["| run | kind | wall s | CPU s | peak RSS MiB | peak fds | peak threads | conns/host | ok | changed | failed | temp files left | processes left on hosts (after s) |",
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in samples:
         r = s["recap"]
         rows.append(f"| {s['run']} | {'first' if s['run'] == 1 else 're-run'} | {s['wall']:.1f} | {s['cpu']:.1f} | "
                     f"{s['rss_kb'] / 1024:.1f} | {s['fds_max']} | {s['threads_max']} | {s['conns_per_host_max']} | "
                     f"{r.get('ok', '?')} | {r.get('changed', '?')} | {r.get('failed', '?')} | "
-                    f"{s['temp_files_left']} | {s['processes_left']} |")
+                    f"{s['temp_files_left']} | {s['processes_left']} ({s['sessions_ended_after_s']}) |")
     reruns = samples[1:]
     med = (f"Re-runs, median: {statistics.median(s['wall'] for s in reruns):.1f} s wall, "
            f"{statistics.median(s['rss_kb'] for s in reruns) / 1024:.1f} MiB peak RSS.\n\n") if reruns else ""

@@ -29,7 +29,8 @@
 //! first copies the old file to `dest.PID.YYYY-MM-DD@HH:MM:SS~`; `mode: preserve` takes `src`'s
 //! mode. A mapping or list given as `content` is written as JSON. A vault-encrypted `src` (a
 //! whole file, or each file of a directory) is decrypted on the controller with the `--vault-*`
-//! passwords, as Ansible's `decrypt: yes` default does; `decrypt: no` copies it as it is.
+//! passwords, as Ansible's `decrypt: yes` default does, and so is `content` that is vault text
+//! (Ansible reads `content` back through its loader); `decrypt: no` copies either as it is.
 //!
 //! Returns `dest`, `checksum` (SHA-1), `src` when given, `backup_file` after a backup, and
 //! `state`, `mode`, `owner`, `group`, `uid`, `gid`, `size` of the destination (plus `path`
@@ -244,7 +245,17 @@ impl Module for CopyModule {
                         "can not use content with a dir as dest",
                     ));
                 }
-                (content.0.clone().into_bytes(), None)
+                let bytes = content.0.clone().into_bytes();
+                // Ansible writes `content` to a file and reads it back through its loader, so
+                // content that is vault text is decrypted too (unless `decrypt: no`).
+                let bytes = if params.decrypt {
+                    tend_vault::decrypt_if_vaulted(bytes).map_err(|e| {
+                        ModuleError::failed(format!("could not decrypt content: {e}"))
+                    })?
+                } else {
+                    bytes
+                };
+                (bytes, None)
             }
             // `remote_src`: the source is a file on the host itself.
             (Some(src), None) if params.remote_src => {
@@ -1213,6 +1224,19 @@ mod tests {
         .expect("copy raw");
         assert!(out.changed);
         assert_eq!(std::fs::read_to_string(out_dir.join("raw")).expect("read"), secret_file);
+        let text = secret_file.clone();
+        run(json!({"content": text, "dest": at("c")}), &controller, false)
+            .await
+            .expect("copy vaulted content");
+        assert_eq!(std::fs::read_to_string(out_dir.join("c")).expect("read"), "s3cret\n");
+        run(
+            json!({"content": text, "dest": at("c-raw"), "decrypt": false}),
+            &controller,
+            false,
+        )
+        .await
+        .expect("copy vault text");
+        assert_eq!(std::fs::read_to_string(out_dir.join("c-raw")).expect("read"), text);
         run(json!({"src": "tree", "dest": at("t")}), &controller, false)
             .await
             .expect("copy tree");

@@ -1065,7 +1065,10 @@ fn plan_hard(
             // mv would move the new link into a directory a symlink points to.
             "link" => script.push_str("rm -f -- \"$r\"; ln -- \"$s\" \"$r\"; "),
             _ => script.push_str(
-                "t=\"$(dirname -- \"$r\")/.tend.$$.hard.tmp\"; ln -- \"$s\" \"$t\"; \
+                // A random name (`ln` refuses one that appeared meanwhile: nothing planted
+                // there is followed).
+                "t=$(mktemp -u \"$(dirname -- \"$r\")/.tend.XXXXXXXX\") || exit 1; \
+                 ln -- \"$s\" \"$t\"; \
                  mv -f -- \"$t\" \"$r\" || { rm -f -- \"$t\"; exit 1; }; ",
             ),
         }

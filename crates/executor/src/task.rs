@@ -116,6 +116,7 @@ fn absolute_dir(dir: &std::path::Path) -> String {
 /// Variables with templated values resolved. Registered results hold module output
 /// verbatim and are never templated again.
 struct TaskVars {
+    /// The unresolved variables' values as written (templates unrendered).
     raw: Map<String, Value>,
     resolved: Map<String, Value>,
     unresolved: Unresolved,
@@ -123,10 +124,13 @@ struct TaskVars {
 
 impl TaskVars {
     fn new(ctx: &PlayContext<'_>, task: &Task, host: &HostState, shared: &TaskShared) -> Self {
-        let raw = raw_task_vars(ctx, task, host, shared);
+        let mut raw = raw_task_vars(ctx, task, host, shared);
         let mut resolved = raw.clone();
         let registered: Vec<&str> = host.host_vars.keys().map(String::as_str).collect();
         let unresolved = resolve_templated(ctx.templater, &mut resolved, &registered);
+        // Only the variables still unresolved are read raw again (per loop item): the rest of
+        // this copy would double the memory every host holds while its task runs.
+        raw.retain(|name, _| unresolved.0.iter().any(|(pending, _)| pending == name));
         TaskVars {
             raw,
             resolved,

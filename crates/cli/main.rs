@@ -359,7 +359,15 @@ fn run(args: RunArgs) -> Result<u8> {
     let summary = execute(&playbooks, &inventory, &options, sink)?;
     printer.finish();
     if options.interrupt.is_triggered() {
-        return Ok(interrupt::report());
+        let code = interrupt::report();
+        // A cancelled CI job still gets its reports: what ran before the signal.
+        collector.write_all(
+            &args.common.report,
+            &summary,
+            code,
+            args.common.junit_fail_on_change,
+        )?;
+        return Ok(code);
     }
     printer.recap(&summary);
     let code = args.common.exit_code(&summary);

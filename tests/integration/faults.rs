@@ -454,9 +454,14 @@ fn interrupt_when(
     lab: &Lab,
     p: &Project,
     signal: &str,
+    args: &[&str],
     mut ready: impl FnMut() -> Result<bool>,
 ) -> Result<(Output, Duration)> {
-    let mut child = p.run(lab).spawn()?;
+    let mut run = p.run(lab);
+    for arg in args {
+        run = run.arg(*arg);
+    }
+    let mut child = run.spawn()?;
     let pid = child.id();
     let mut signal_and_wait = || -> Result<Duration> {
         let seen = wait_until(Duration::from_secs(30), &mut ready)?;
@@ -509,7 +514,7 @@ fn fault_ctrl_c_during_a_run() -> TestResult {
     let lab = lab(2)?;
     let p = Project::new()?;
     p.file("site.yml", INTERRUPTED_SITE)?;
-    let (out, took) = interrupt_when(&lab, &p, "-INT", || {
+    let (out, took) = interrupt_when(&lab, &p, "-INT", &[], || {
         Ok(runs(&lab, 0, "sleep 30")? && runs(&lab, 1, "sleep 30")?)
     })?;
     expect_interrupted(&lab, &out, took)?;
@@ -543,8 +548,16 @@ fn fault_sigterm_winds_down_like_ctrl_c() -> TestResult {
     let lab = lab(1)?;
     let p = Project::new()?;
     p.file("site.yml", INTERRUPTED_SITE)?;
-    let (out, took) = interrupt_when(&lab, &p, "-TERM", || runs(&lab, 0, "sleep 30"))?;
+    let (out, took) = interrupt_when(&lab, &p, "-TERM", &["--report=json=run.json"], || {
+        runs(&lab, 0, "sleep 30")
+    })?;
     expect_interrupted(&lab, &out, took)?;
+    // The JSON report is still written: the task that finished, the exit code.
+    let text = std::fs::read_to_string(p.path().join("run.json"))?;
+    let report: serde_json::Value = serde_json::from_str(&text)?;
+    ensure(report["tend"]["exit_code"] == 99, || text.clone())?;
+    let first = &report["plays"][0]["tasks"][0]["hosts"]["h1"]["tend"]["status"];
+    ensure(first == "changed", || text.clone())?;
     let gone = wait_until(Duration::from_secs(5), || Ok(!runs(&lab, 0, "sleep 30")?))?;
     ensure(gone, || "`sleep 30` still runs after SIGTERM".into())?;
     ensure(read(&lab, 0, "/srv/c/two")?.is_none(), || {
@@ -569,7 +582,7 @@ fn fault_ctrl_c_during_a_copy() -> TestResult {
         ensure(made.status.success(), || format!("setup: {made:?}"))?;
     }
     // Interrupted while the data is on its way to h1.
-    let (out, took) = interrupt_when(&lab, &p, "-INT", || {
+    let (out, took) = interrupt_when(&lab, &p, "-INT", &[], || {
         Ok(lab
             .list_dir(0, "/srv/y")?
             .unwrap_or_default()

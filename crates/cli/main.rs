@@ -361,22 +361,12 @@ fn run(args: RunArgs) -> Result<u8> {
     if options.interrupt.is_triggered() {
         let code = interrupt::report();
         // A cancelled CI job still gets its reports: what ran before the signal.
-        collector.write_all(
-            &args.common.report,
-            &summary,
-            code,
-            args.common.junit_fail_on_change,
-        )?;
+        write_reports(&collector, &args.common, &summary, code)?;
         return Ok(code);
     }
     printer.recap(&summary);
     let code = args.common.exit_code(&summary);
-    collector.write_all(
-        &args.common.report,
-        &summary,
-        code,
-        args.common.junit_fail_on_change,
-    )?;
+    write_reports(&collector, &args.common, &summary, code)?;
     Ok(code)
 }
 
@@ -440,19 +430,26 @@ fn adhoc(args: AdhocArgs) -> Result<u8> {
     let summary = execute(std::slice::from_ref(&playbook), &inventory, &options, sink)?;
     printer.finish();
     if options.interrupt.is_triggered() {
-        return Ok(interrupt::report());
+        let code = interrupt::report();
+        write_reports(&collector, &args.common, &summary, code)?;
+        return Ok(code);
     }
     if summary.hosts.is_empty() {
         eprintln!("[WARNING]: No hosts matched, nothing to do");
     }
     let code = args.common.exit_code(&summary);
-    collector.write_all(
-        &args.common.report,
-        &summary,
-        code,
-        args.common.junit_fail_on_change,
-    )?;
+    write_reports(&collector, &args.common, &summary, code)?;
     Ok(code)
+}
+
+/// Writes the reports `--report` asked for (none: nothing to do).
+fn write_reports(
+    collector: &report::Collector,
+    common: &CommonArgs,
+    summary: &tend_executor::RunSummary,
+    code: u8,
+) -> Result<()> {
+    collector.write_all(&common.report, summary, code, common.junit_fail_on_change)
 }
 
 /// The printer, and the report collector beside it when a report was asked for (it keeps

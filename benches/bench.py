@@ -181,12 +181,15 @@ class ConnSampler(threading.Thread):
         return counts
 
 
-def measure(cmd, cwd, env, log, timeout, conn_addrs=None):
+def measure(cmd, cwd, env, log, timeout, conn_addrs=None, samplers=()):
     """Run `cmd` once: wall seconds, user+sys CPU and peak RSS of its process tree, exit code.
 
     The command runs under GNU time, which only reports the peak RSS: a child inherits the
     peak RSS of the process it was forked from, so forking the tool from this Python would
-    put Python's ~20 MiB under every tool; time's own few MiB are the floor instead."""
+    put Python's ~20 MiB under every tool; time's own few MiB are the floor instead.
+
+    `samplers`: more watchers, each made from the pid of GNU time (whose child is the tool): a
+    thread with a `done` event and a `result()` dict merged into the sample."""
     rss_file = f"{log}.rss"
     with open(log, "w") as out:
         t0 = time.monotonic()
@@ -197,6 +200,9 @@ def measure(cmd, cwd, env, log, timeout, conn_addrs=None):
         if conn_addrs:
             sampler = ConnSampler(proc.pid, conn_addrs)
             sampler.start()
+        watchers = [make(proc.pid) for make in samplers]
+        for w in watchers:
+            w.start()
         killer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
         killer.start()
         try:
@@ -212,12 +218,17 @@ def measure(cmd, cwd, env, log, timeout, conn_addrs=None):
     if sampler:
         sampler.done.set()
         sampler.join()
+    for w in watchers:
+        w.done.set()
+        w.join()
     rss = Path(rss_file).read_text().split()
     Path(rss_file).unlink()
     sample = {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": int(rss[-1]) if rss else 0,
               "exit": proc.returncode, "log": str(log)}
     if sampler:
         sample["conns_per_host_max"] = max(sampler.peak.values(), default=0)
+    for w in watchers:
+        sample.update(w.result())
     return sample
 
 

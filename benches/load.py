@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -103,6 +102,9 @@ class ProcSampler(threading.Thread):
             except OSError:
                 continue
 
+    def result(self):
+        return {"fds_max": self.fds, "threads_max": self.threads}
+
 
 def lingering_processes(lab):
     """Processes left in the lab hosts' mount namespaces besides each host's sshd listener:
@@ -127,34 +129,13 @@ def lingering_processes(lab):
 
 def run_once(a, lab, project, n):
     log = a.out / "logs" / f"run{n}.log"
-    rss_file = f"{log}.rss"
     cmd = [str(a.tend), "run", "site.yml", "-i", str(lab.inventory), "--known-hosts", str(lab.known_hosts),
            "-f", str(a.forks)]
     if a.report:
         cmd += ["--report", f"json={a.out / 'logs' / f'run{n}.json'}"]
     env = dict(os.environ, NO_COLOR="1")
-    with open(log, "w") as out:
-        t0 = time.monotonic()
-        proc = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file, *cmd], cwd=project,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        sampler = ProcSampler(proc.pid)
-        sampler.start()
-        conns = bench.ConnSampler(proc.pid, [addr for _, addr in lab.hosts])
-        conns.start()
-        killer = threading.Timer(a.timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
-        killer.start()
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.monotonic() - t0
-    sampler.done.set()
-    conns.done.set()
-    sampler.join()
-    conns.join()
-    rss = Path(rss_file).read_text().split()
-    Path(rss_file).unlink()
+    s = bench.measure(cmd, project, env, log, a.timeout, conn_addrs=[addr for _, addr in lab.hosts],
+                      samplers=[ProcSampler])
     # Sessions end as tend closes its connections; 200 sshd children ending at once on 2 cores
     # take a moment. Wait for them (up to 10 s) and record how long it took.
     t_exit = time.monotonic()
@@ -164,13 +145,13 @@ def run_once(a, lab, project, n):
     leftovers = lab.ssh_all("find /srv/load /tmp -name '.tend*' 2>/dev/null | wc -l")
     return {
         "run": n,
-        "wall": round(wall, 3),
-        "cpu": round(ru.ru_utime + ru.ru_stime, 3),
-        "rss_kb": int(rss[-1]) if rss else 0,
-        "fds_max": sampler.fds,
-        "threads_max": sampler.threads,
-        "conns_per_host_max": max(conns.peak.values(), default=0),
-        "exit": os.waitstatus_to_exitcode(status),
+        "wall": round(s["wall"], 3),
+        "cpu": round(s["cpu"], 3),
+        "rss_kb": s["rss_kb"],
+        "fds_max": s["fds_max"],
+        "threads_max": s["threads_max"],
+        "conns_per_host_max": s["conns_per_host_max"],
+        "exit": s["exit"],
         "recap": bench.counts("tend", log),
         "temp_files_left": sum(int(v.strip() or 0) for v in leftovers.values()),
         "processes_left": lingering_processes(lab),

@@ -23,6 +23,15 @@ use tend_executor::{RunOptions, Runtime};
 use tend_inventory::Inventory;
 use tend_transport::{HostKeyMode, KnownHostsPolicy};
 
+/// A mutex's guard even after a panic elsewhere poisoned it: what the printer, the progress
+/// line and the report collector hold stays usable to the end of the run.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// Exit codes as ansible-playbook uses them.
 const EXIT_ERROR: u8 = 1;
 const EXIT_BAD_OPTIONS: u8 = 5;

@@ -100,10 +100,7 @@ impl Printer {
         let Some(profile) = &self.profile else {
             return;
         };
-        let mut profile = match profile.lock() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut profile = crate::lock(profile);
         profile.close();
         let mut rows = profile.done.clone();
         rows.sort_by_key(|r| std::cmp::Reverse(r.2));

@@ -219,29 +219,7 @@ pub enum VaultCommand {
     },
     /// Encrypt strings into `!vault |` YAML values.
     #[command(name = "encrypt_string", alias = "encrypt-string")]
-    EncryptString {
-        #[command(flatten)]
-        vault: VaultArgs,
-        #[command(flatten)]
-        encrypt: EncryptArgs,
-        /// Where to write instead of stdout.
-        #[arg(long = "output")]
-        output: Option<PathBuf>,
-        /// Ask for the string to encrypt.
-        #[arg(short = 'p', long = "prompt")]
-        prompt: bool,
-        /// Show the string typed at --prompt.
-        #[arg(long = "show-input")]
-        show_input: bool,
-        /// The variable name for each string, in order; repeatable.
-        #[arg(short = 'n', long = "name")]
-        names: Vec<String>,
-        /// The variable name for the string read from stdin.
-        #[arg(long = "stdin-name")]
-        stdin_name: Option<String>,
-        /// Strings to encrypt; `-` (or none) reads stdin.
-        strings: Vec<String>,
-    },
+    EncryptString(EncryptString),
     /// Encrypt vaulted files again with a new password.
     Rekey {
         #[command(flatten)]
@@ -381,25 +359,7 @@ fn run(command: VaultCommand) -> Result<()> {
                 edit(&ring, file)?;
             }
         }
-        VaultCommand::EncryptString {
-            vault,
-            encrypt,
-            output,
-            prompt,
-            show_input,
-            names,
-            stdin_name,
-            strings,
-        } => encrypt_string(EncryptString {
-            vault,
-            encrypt,
-            output,
-            prompt,
-            show_input,
-            names,
-            stdin_name,
-            strings,
-        })?,
+        VaultCommand::EncryptString(args) => encrypt_string(args)?,
         VaultCommand::Rekey {
             vault,
             encrypt,
@@ -688,14 +648,29 @@ fn shred(path: &Path) {
     let _ = fs::remove_file(path);
 }
 
-struct EncryptString {
+/// `tend vault encrypt_string`'s options.
+#[derive(Args)]
+pub struct EncryptString {
+    #[command(flatten)]
     vault: VaultArgs,
+    #[command(flatten)]
     encrypt: EncryptArgs,
+    /// Where to write instead of stdout.
+    #[arg(long = "output")]
     output: Option<PathBuf>,
+    /// Ask for the string to encrypt.
+    #[arg(short = 'p', long = "prompt")]
     prompt: bool,
+    /// Show the string typed at --prompt.
+    #[arg(long = "show-input")]
     show_input: bool,
+    /// The variable name for each string, in order; repeatable.
+    #[arg(short = 'n', long = "name")]
     names: Vec<String>,
+    /// The variable name for the string read from stdin.
+    #[arg(long = "stdin-name")]
     stdin_name: Option<String>,
+    /// Strings to encrypt; `-` (or none) reads stdin.
     strings: Vec<String>,
 }
 

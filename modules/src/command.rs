@@ -790,7 +790,7 @@ pub(crate) fn py_splitlines(s: &str) -> Vec<String> {
 pub(crate) fn py_datetime(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = tend_module_api::calendar::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     let base = format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
@@ -823,20 +823,6 @@ pub(crate) fn py_timedelta(d: Duration) -> String {
         s.push_str(&format!(".{:06}", d.subsec_micros()));
     }
     s
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

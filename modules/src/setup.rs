@@ -1439,7 +1439,7 @@ fn date_time(line: &str) -> Option<Value> {
     let (hour, minute, second) = (hms.next()?, hms.next()?, hms.next()?);
     let days = epoch_n.div_euclid(86_400);
     let secs = epoch_n.rem_euclid(86_400);
-    let (uy, um, ud) = civil_from_days(days);
+    let (uy, um, ud) = tend_module_api::calendar::civil_from_days(days);
     let utc = format!(
         "{uy:04}-{um:02}-{ud:02}T{:02}:{:02}:{:02}",
         secs / 3600,
@@ -1468,20 +1468,6 @@ fn date_time(line: &str) -> Option<Value> {
         "weeknumber": week,
         "year": year,
     }))
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 fn environment(raw: &Raw) -> Value {
@@ -3901,8 +3887,8 @@ other: x
             date_time("2024-02-29 23:59:59 1709247599 %N CET +0100 Thursday 4 08").expect("date");
         assert_eq!(dt["iso8601"], "2024-02-29T22:59:59Z");
         assert_eq!(dt["iso8601_micro"], "2024-02-29T22:59:59.000000Z");
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(tend_module_api::calendar::civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(tend_module_api::calendar::civil_from_days(0), (1970, 1, 1));
         assert!(date_time("garbage").is_none());
     }
 

@@ -201,31 +201,59 @@ fn fault_sshd_killed_mid_run() -> TestResult {
     Ok(())
 }
 
-fn fault_connection_dropped_mid_transfer() -> TestResult {
-    let lab = lab(2)?;
+/// A project copying a 48 MiB `big.bin` to `DIR/big` (then `more_tasks`), on hosts where
+/// `DIR/big` holds `old`; returns the project and the file's bytes.
+fn big_copy(lab: &Lab, dir: &str, more_tasks: &str) -> Result<(Project, Vec<u8>)> {
     let p = Project::new()?;
     let big = pattern(48 << 20);
     std::fs::create_dir_all(p.path().join("files"))?;
     std::fs::write(p.path().join("files/big.bin"), &big)?;
     p.file(
         "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {src: big.bin, dest: /srv/x/big}\n    - copy: {dest: /srv/x/after, content: done}\n",
+        &format!(
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {{src: big.bin, dest: {dir}/big}}\n{more_tasks}"
+        ),
     )?;
-    for i in 0..2 {
-        let made = lab.ssh(i, "mkdir -p /srv/x && printf old > /srv/x/big")?;
+    for i in 0..lab.hosts().len() {
+        let made = lab.ssh(i, &format!("mkdir -p {dir} && printf old > {dir}/big"))?;
         ensure(made.status.success(), || format!("setup: {made:?}"))?;
     }
+    Ok((p, big))
+}
+
+/// Whether a tend temp file is in `dir` on host `i`: the copy's data is on its way.
+fn temp_file_in(lab: &Lab, i: usize, dir: &str) -> Result<bool> {
+    Ok(lab
+        .list_dir(i, dir)?
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.starts_with(".tend")))
+}
+
+/// Host `i`'s `path` is whole: the old content or the new, never a part.
+fn old_or_new(lab: &Lab, i: usize, path: &str, new: &[u8]) -> Result<()> {
+    let file = lab.read_file(i, path)?.context("the file is gone")?;
+    ensure(file == b"old" || file == new, || {
+        format!(
+            "h{}: the file is neither the old nor the new one: {} bytes",
+            i + 1,
+            file.len()
+        )
+    })
+}
+
+fn fault_connection_dropped_mid_transfer() -> TestResult {
+    let lab = lab(2)?;
+    let (p, big) = big_copy(
+        &lab,
+        "/srv/x",
+        "    - copy: {dest: /srv/x/after, content: done}\n",
+    )?;
     let mut caught = false;
     let out = std::thread::scope(|s| -> Result<Output> {
         let run = run_in_background(s, p.run(&lab));
         // The moment the temp file shows up the data is on its way: cut every connection.
-        let temp_seen = wait_until(Duration::from_secs(30), || {
-            Ok(lab
-                .list_dir(1, "/srv/x")?
-                .unwrap_or_default()
-                .iter()
-                .any(|n| n.starts_with(".tend")))
-        })?;
+        let temp_seen = wait_until(Duration::from_secs(30), || temp_file_in(&lab, 1, "/srv/x"))?;
         if temp_seen {
             caught = lab.drop_connections(1)? > 0;
         }
@@ -242,15 +270,7 @@ fn fault_connection_dropped_mid_transfer() -> TestResult {
         lab.read_file(0, "/srv/x/big")?.as_deref() == Some(&big[..]),
         || "h1's copy differs from the source".into(),
     )?;
-    let on_h2 = lab
-        .read_file(1, "/srv/x/big")?
-        .context("h2 lost the file")?;
-    ensure(on_h2 == b"old" || on_h2 == big, || {
-        format!(
-            "h2's file is neither the old nor the new one: {} bytes",
-            on_h2.len()
-        )
-    })?;
+    old_or_new(&lab, 1, "/srv/x/big", &big)?;
     expect_no_leftovers(&lab, 1, &["/srv/x", "/tmp", "/root"])?;
 
     let again = p.run(&lab).exec()?;
@@ -569,38 +589,12 @@ fn fault_sigterm_winds_down_like_ctrl_c() -> TestResult {
 
 fn fault_ctrl_c_during_a_copy() -> TestResult {
     let lab = lab(2)?;
-    let p = Project::new()?;
-    let big = pattern(48 << 20);
-    std::fs::create_dir_all(p.path().join("files"))?;
-    std::fs::write(p.path().join("files/big.bin"), &big)?;
-    p.file(
-        "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: {src: big.bin, dest: /srv/y/big}\n",
-    )?;
-    for i in 0..2 {
-        let made = lab.ssh(i, "mkdir -p /srv/y && printf old > /srv/y/big")?;
-        ensure(made.status.success(), || format!("setup: {made:?}"))?;
-    }
+    let (p, big) = big_copy(&lab, "/srv/y", "")?;
     // Interrupted while the data is on its way to h1.
-    let (out, took) = interrupt_when(&lab, &p, "-INT", &[], || {
-        Ok(lab
-            .list_dir(0, "/srv/y")?
-            .unwrap_or_default()
-            .iter()
-            .any(|n| n.starts_with(".tend")))
-    })?;
+    let (out, took) = interrupt_when(&lab, &p, "-INT", &[], || temp_file_in(&lab, 0, "/srv/y"))?;
     expect_interrupted(&lab, &out, took)?;
     for i in 0..2 {
-        let file = lab
-            .read_file(i, "/srv/y/big")?
-            .context("the file is gone")?;
-        ensure(file == b"old" || file == big, || {
-            format!(
-                "h{}: the file is neither the old nor the new one: {} bytes",
-                i + 1,
-                file.len()
-            )
-        })?;
+        old_or_new(&lab, i, "/srv/y/big", &big)?;
         expect_no_leftovers(&lab, i, &["/srv/y", "/tmp", "/root"])?;
     }
     let again = p.run(&lab).exec()?;

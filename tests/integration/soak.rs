@@ -2,13 +2,11 @@
 //! nothing grows or is left behind run over run — tend's memory and file descriptors, temp
 //! files and processes on the hosts. (`benches/load.sh` does the same at 200 hosts.)
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::support::{ensure, lab, Output, TestResult};
+use crate::support::{ensure, lab, Output, Project, TestResult};
 
 type Case = (&'static str, fn() -> TestResult);
 
@@ -50,19 +48,8 @@ struct Run {
     peak_fds: usize,
 }
 
-fn run(project: &Path, inventory: &Path, known_hosts: &Path) -> Result<Run> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
-        .current_dir(project)
-        .args(["run", "site.yml", "-f", "20", "-i"])
-        .arg(inventory)
-        .arg("--known-hosts")
-        .arg(known_hosts)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting tend")?;
+fn run(project: &Project, lab: &tend_lab::Lab) -> Result<Run> {
+    let mut child = project.run(lab).arg("-f").arg("20").spawn()?;
     let pid = child.id();
     // The pipes are drained by threads so tend never blocks on a full one while we sample.
     let mut stdout = child.stdout.take().context("stdout")?;
@@ -116,15 +103,12 @@ fn run(project: &Path, inventory: &Path, known_hosts: &Path) -> Result<Run> {
 fn repeated_runs_converge_and_nothing_grows_or_lingers() -> TestResult {
     let hosts = 8;
     let lab = lab(hosts)?;
-    let project = tempfile::tempdir()?;
-    std::fs::write(project.path().join("site.yml"), playbook())?;
-    std::fs::write(
-        project.path().join("t.j2"),
-        "host={{ inventory_hostname }}\n",
-    )?;
+    let project = Project::new()?;
+    project.file("site.yml", &playbook())?;
+    project.file("templates/t.j2", "host={{ inventory_hostname }}\n")?;
     let mut runs = Vec::new();
     for n in 0..4 {
-        let r = run(project.path(), lab.inventory_ini(), lab.known_hosts())?;
+        let r = run(&project, &lab)?;
         r.output.expect_code(0)?;
         let recap = r.output.recap()?;
         ensure(recap.len() == hosts, || format!("recap: {recap:?}"))?;

@@ -127,10 +127,7 @@ impl Collector {
         exit_code: u8,
         junit_fail_on_change: bool,
     ) -> Result<()> {
-        let mut record = match self.record.lock() {
-            Ok(r) => r,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut record = crate::lock(&self.record);
         record.duration = self.clock.elapsed();
         for spec in specs {
             let text = match spec.format {
@@ -177,10 +174,7 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
 
 impl EventSink for Collector {
     fn event(&self, event: Event) {
-        let mut record = match self.record.lock() {
-            Ok(r) => r,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut record = crate::lock(&self.record);
         let now = SystemTime::now();
         match event {
             Event::PlayStart { name, hosts } => {
@@ -276,7 +270,7 @@ pub fn rfc3339(time: SystemTime) -> String {
         .unwrap_or(Duration::ZERO);
     let secs = since.as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = tend_module_api::calendar::civil_from_days(days as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rest / 3600,
@@ -284,20 +278,6 @@ pub fn rfc3339(time: SystemTime) -> String {
         rest % 60,
         since.subsec_millis()
     )
-}
-
-/// Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day count since 1970.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The status word reports use: `ok`, `changed`, `skipped`, `failed`, `unreachable`.

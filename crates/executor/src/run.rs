@@ -1073,11 +1073,7 @@ pub(crate) fn unreachable(
 
 async fn gather_facts(ctx: &PlayContext<'_>, host: &mut HostState) {
     host.task_started = Instant::now();
-    let mut transport: Arc<dyn tend_transport::Transport> = connection(ctx, host);
-    if ctx.options.trace_commands {
-        transport =
-            crate::trace::TraceTransport::wrap(transport, &host.name, ctx.runtime.sink.clone());
-    }
+    let transport = crate::trace::traced(ctx, true, connection(ctx, host), &host.name);
     let handle = Host::new(host.name.clone(), transport);
     match facts::gather(&handle).await {
         Ok(facts) => {
@@ -1142,23 +1138,50 @@ pub(crate) fn emit(
     ignored: bool,
     verbose_always: bool,
 ) {
-    let r = HostResult {
+    let r = host_result(host, status, item, result, diffs, ignored, verbose_always);
+    emit_result(ctx, host, r);
+}
+
+/// A loop that went fine: its whole result, after its items were reported one by one (see
+/// [`HostResult::loop_summary`]).
+pub(crate) fn emit_loop_summary(
+    ctx: &PlayContext<'_>,
+    host: &HostState,
+    status: Status,
+    result: Map<String, Value>,
+    ignored: bool,
+) {
+    let mut r = host_result(host, status, None, result, Vec::new(), ignored, false);
+    r.loop_summary = true;
+    emit_result(ctx, host, r);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn host_result(
+    host: &HostState,
+    status: Status,
+    item: Option<String>,
+    result: Map<String, Value>,
+    diffs: Vec<tend_module_api::Diff>,
+    ignored: bool,
+    verbose_always: bool,
+) -> HostResult {
+    HostResult {
         host: host.name.clone(),
         delegated_to: host.delegated_to.clone(),
         status,
-        item: item.clone(),
+        item,
         ignored,
         result,
         diffs,
         verbose_always,
         duration: host.task_started.elapsed(),
         loop_summary: false,
-    };
-    emit_result(ctx, host, r);
+    }
 }
 
-/// Reports a result built by the caller (see [`HostResult::loop_summary`]).
-pub(crate) fn emit_result(ctx: &PlayContext<'_>, host: &HostState, r: HostResult) {
+/// Shows the free strategy's banner if it is due, then reports `r`.
+fn emit_result(ctx: &PlayContext<'_>, host: &HostState, r: HostResult) {
     show_free_banner(ctx, host);
     ctx.runtime.sink.event(if r.item.is_some() {
         Event::ItemResult(r)

@@ -12,12 +12,11 @@ use tend_transport::{
 };
 
 use crate::controller::TaskController;
-use crate::events::{Event, HostResult, Status};
+use crate::events::{Event, Status};
 use crate::run::{
-    connection, emit, emit_result, failed_task_value, unreachable, HostState, PlayContext,
+    connection, emit, emit_loop_summary, failed_task_value, unreachable, HostState, PlayContext,
     TaskShared,
 };
-use crate::trace::TraceTransport;
 use crate::vars::{explain, resolve_templated, Unresolved};
 
 /// A unique stand-in for `omit`: arguments rendering to it are dropped.
@@ -374,8 +373,7 @@ async fn run_task_logged(
         let mut shown = one.result.clone();
         let mut diffs = one.diffs;
         if task.no_log {
-            mask(&mut shown);
-            diffs.clear();
+            mask(&mut shown, &mut diffs);
         }
         emit(
             ctx,
@@ -487,13 +485,11 @@ fn task_handle(
         become_user: ctx.options.become_user.clone(),
         become_method: ctx.options.become_method.clone(),
     });
-    let mut transport: Arc<dyn Transport> = match delegated_to {
+    let transport: Arc<dyn Transport> = match delegated_to {
         Some(target) => crate::run::delegate_connection(ctx, target),
         None => connection(ctx, host),
     };
-    if ctx.options.trace_commands && !task.no_log {
-        transport = TraceTransport::wrap(transport, &host.name, ctx.runtime.sink.clone());
-    }
+    let transport = crate::trace::traced(ctx, !task.no_log, transport, &host.name);
     let mut transport = become_wrapper(ctx, privilege, vars, transport)?;
     if let Some(env) = env {
         transport = Arc::new(EnvTransport::new(transport, env));
@@ -818,8 +814,10 @@ fn plain(value: &Value) -> String {
     }
 }
 
-/// What `no_log` leaves of a result for display; the registered value keeps everything.
-fn mask(result: &mut Map<String, Value>) {
+/// What `no_log` leaves of a result for display (no diffs either); the registered value
+/// keeps everything.
+fn mask(result: &mut Map<String, Value>, diffs: &mut Vec<tend_module_api::Diff>) {
+    diffs.clear();
     let changed = result.get("changed").cloned().unwrap_or(Value::Bool(false));
     result.clear();
     result.insert(
@@ -927,25 +925,12 @@ impl TaskRun {
                 .insert(register.clone(), Value::Object(outcome.result.clone()));
         }
         if task.no_log {
-            mask(&mut outcome.result);
-            outcome.diffs.clear();
+            mask(&mut outcome.result, &mut outcome.diffs);
         }
         // A loop that went fine was shown item by item; Ansible prints no extra line then
         // (a skipped loop still gets its `skipping:` line), but reports want the whole.
         if is_loop && matches!(outcome.status, Status::Ok | Status::Changed) {
-            let result = HostResult {
-                host: host.name.clone(),
-                delegated_to: host.delegated_to.clone(),
-                status: outcome.status,
-                item: None,
-                ignored,
-                result: outcome.result,
-                diffs: Vec::new(),
-                verbose_always: false,
-                duration: host.task_started.elapsed(),
-                loop_summary: true,
-            };
-            emit_result(ctx, host, result);
+            emit_loop_summary(ctx, host, outcome.status, outcome.result, ignored);
             host.delegated_to = None;
             return;
         }

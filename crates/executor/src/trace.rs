@@ -7,6 +7,7 @@ use std::time::Instant;
 use tend_transport::{ExecOutput, ExecRequest, Session, StartRequest, Transport, TransportError};
 
 use crate::events::{CommandOutcome, CommandTrace, Event, EventSink};
+use crate::run::PlayContext;
 
 /// Reports the commands run through it to the event sink, then passes them on unchanged.
 pub(crate) struct TraceTransport {
@@ -15,19 +16,25 @@ pub(crate) struct TraceTransport {
     sink: Arc<dyn EventSink>,
 }
 
-impl TraceTransport {
-    pub(crate) fn wrap(
-        inner: Arc<dyn Transport>,
-        host: &str,
-        sink: Arc<dyn EventSink>,
-    ) -> Arc<dyn Transport> {
-        Arc::new(TraceTransport {
-            inner,
-            host: host.to_string(),
-            sink,
-        })
+/// `transport`, wrapped to report its commands when the run traces them (`-vvv`) and `shown`
+/// (false for a `no_log` task).
+pub(crate) fn traced(
+    ctx: &PlayContext<'_>,
+    shown: bool,
+    transport: Arc<dyn Transport>,
+    host: &str,
+) -> Arc<dyn Transport> {
+    if !(ctx.options.trace_commands && shown) {
+        return transport;
     }
+    Arc::new(TraceTransport {
+        inner: transport,
+        host: host.to_string(),
+        sink: ctx.runtime.sink.clone(),
+    })
+}
 
+impl TraceTransport {
     fn report(
         &self,
         command: &str,

@@ -13,6 +13,7 @@
 //! Modules never see SSH: they drive the host through [`Host`], which speaks POSIX `sh`.
 
 pub mod args;
+pub mod calendar;
 pub mod doc;
 pub mod executable;
 mod host;
